@@ -1,0 +1,212 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/conveyor-dev/conveyor/actions/internal/rollout/step"
+	"github.com/conveyor-dev/conveyor/internal/ecsstandin"
+	st "github.com/conveyor-dev/conveyor/internal/ecsstandin/standintest"
+)
+
+func TestDeploySucceedsWhenNewTasksRunThePinnedDigest(t *testing.T) {
+	w := st.NewWorld(t, ecsstandin.Scenario{})
+	old := w.Service("conveyor-api", st.Repo+"api@"+st.Dig("1111"), st.Svc{LB: true, Breaker: true})
+	w.Settle("conveyor-api", types.DeploymentRolloutStateCompleted)
+	r := w.Run(Run, map[string]string{"services": "conveyor-api", "image-map": st.Images("api", st.Dig("600d"))})
+	if r.Code != 0 {
+		t.Fatalf("exit %d, want 0", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "### ✅ conveyor-api: SUCCEEDED", "| task definition | `conveyor-api:1` → `conveyor-api:2` |",
+		"| digest | `api "+st.Dig("600d")+"` |", "| deployment | `ecs-svc/", "COMPLETED; 2 running tasks use api="+st.Dig("600d"),
+		"has reached a steady state.")
+	st.MustContain(t, "outputs", r.Out, `{"conveyor-api":"SUCCEEDED"}`, "result<<")
+	td, err := w.API.DescribeTaskDefinition(w.Ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String("conveyor-api:2"), Include: []types.TaskDefinitionField{types.TaskDefinitionFieldTags}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := *td.TaskDefinition.ContainerDefinitions[0].Image; got != st.Repo+"api@"+st.Dig("600d") {
+		t.Errorf("registered image %s", got)
+	}
+	tags := map[string]string{}
+	for _, tg := range td.Tags {
+		tags[*tg.Key] = *tg.Value
+	}
+	if tags["conveyor:git-sha"] != "0123456789abcdef0123456789abcdef01234567" || tags["conveyor:digest:api"] != st.Dig("600d") || tags["conveyor:rollback-to"] != old {
+		t.Errorf("tags %v", tags)
+	}
+}
+
+func TestDeployReportsRollbackWhenCircuitBreakerTrips(t *testing.T) {
+	w := st.NewWorld(t, ecsstandin.Scenario{Rules: []ecsstandin.Rule{{Match: "sha256:bad", Behaviour: ecsstandin.Crash, ExitCode: 2, CrashAfterSeconds: 3}}})
+	w.Service("conveyor-api", st.Repo+"api@"+st.Dig("1111"), st.Svc{LB: true, Breaker: true})
+	w.Settle("conveyor-api", types.DeploymentRolloutStateCompleted)
+	r := w.Run(Run, map[string]string{"services": "conveyor-api", "image-map": st.Images("api", st.Dig("bad"))})
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "### ↩️ conveyor-api: ROLLED_BACK", "ECS deployment circuit breaker: tasks failed to start.",
+		"| rollback | by ECS circuit breaker, deployment `ecs-svc/", "to `conveyor-api:1`: completed |",
+		"stop code EssentialContainerExited", "container api exit code 2", "| circuit breaker | ")
+	st.MustContain(t, "log", r.Log, "::error title=deploy conveyor-api%3A ROLLED_BACK::ECS failed deployment ecs-svc/")
+	st.MustContain(t, "outputs", r.Out, `{"conveyor-api":"ROLLED_BACK"}`)
+	if strings.Contains(r.Log, "conveyor-api: rolling back with deployment") {
+		t.Error("conveyor started its own rollback although ECS already rolled back")
+	}
+}
+
+func TestDeployReportsHealthCheckFailures(t *testing.T) {
+	w := st.NewWorld(t, ecsstandin.Scenario{Rules: []ecsstandin.Rule{{Match: "sha256:5c", Behaviour: ecsstandin.Unhealthy, Reason: "Health checks failed with these codes: [12]"}}})
+	w.Service("conveyor-api", st.Repo+"api@"+st.Dig("1111"), st.Svc{LB: true, Breaker: true})
+	w.Settle("conveyor-api", types.DeploymentRolloutStateCompleted)
+	r := w.Run(Run, map[string]string{"services": "conveyor-api", "image-map": st.Images("api", st.Dig("5c"))})
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "conveyor-api: ROLLED_BACK", "(port 8080) is unhealthy in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/0123456789abcdef) due to (reason Health checks failed with these codes: [12]).",
+		`reason "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/0123456789abcdef)"`,
+		"; ELB: Health checks failed with these codes: [12]", ": completed |")
+}
+
+func TestDeployFailsWhenFirstDeploymentNeverCompleted(t *testing.T) {
+	w := st.NewWorld(t, ecsstandin.Scenario{Rules: []ecsstandin.Rule{{Match: "sha256:bad", Behaviour: ecsstandin.Crash, ExitCode: 1}}})
+	w.Service("conveyor-api", st.Repo+"api@"+st.Dig("bad1"), st.Svc{Breaker: true})
+	w.Settle("conveyor-api", types.DeploymentRolloutStateFailed)
+	r := w.Run(Run, map[string]string{"services": "conveyor-api", "image-map": st.Images("api", st.Dig("bad2"))})
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "### ❌ conveyor-api: FAILED", "ECS did not roll back: no earlier deployment of this service COMPLETED",
+		"conveyor cannot roll back either: no COMPLETED deployment to roll back to", "| rollback | none: no earlier deployment COMPLETED")
+}
+
+func TestDeployTimesOutNamingTheStalledPhase(t *testing.T) {
+	w := st.NewWorld(t, ecsstandin.Scenario{Rules: []ecsstandin.Rule{{Match: "sha256:a1", Behaviour: ecsstandin.Hang}}})
+	w.Service("conveyor-api", st.Repo+"api@"+st.Dig("1111"), st.Svc{LB: true, Breaker: true})
+	w.Settle("conveyor-api", types.DeploymentRolloutStateCompleted)
+	r := w.Run(Run, map[string]string{"services": "conveyor-api", "image-map": st.Images("api", st.Dig("a1")), "timeout": "1s"})
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "### ⏱️ conveyor-api: TIMED_OUT", "| stalled phase | starting tasks: 2 of 2 still PENDING",
+		"| rollback | by conveyor, deployment `ecs-svc/", "to `conveyor-api:1`: completed |",
+		"| warning | conveyor-api: timeout 1s cannot cover one task replacement")
+}
+
+func TestDeployFailsFastOnImagePullErrorAndRollsBack(t *testing.T) {
+	w := st.NewWorld(t, ecsstandin.Scenario{Rules: []ecsstandin.Rule{{Match: "sha256:0bad", Behaviour: ecsstandin.PullError}}})
+	w.Service("conveyor-api", st.Repo+"api@"+st.Dig("1111"), st.Svc{LB: true, Breaker: true, Desired: 6})
+	w.Settle("conveyor-api", types.DeploymentRolloutStateCompleted)
+	r := w.Run(Run, map[string]string{"services": "conveyor-api", "image-map": st.Images("api", st.Dig("0bad"))})
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "### ❌ conveyor-api: FAILED", "cannot succeed: task ", "CannotPullContainerError",
+		"this error does not heal with retries", "| rollback | by conveyor", ": completed |")
+}
+
+func TestDeployReportsSupersededByConcurrentDeployment(t *testing.T) {
+	w := st.NewWorld(t, ecsstandin.Scenario{Rules: []ecsstandin.Rule{{Match: "sha256:51", Behaviour: ecsstandin.Healthy, StartSeconds: 120}}})
+	w.Service("conveyor-api", st.Repo+"api@"+st.Dig("1111"), st.Svc{LB: true, Breaker: true})
+	w.Settle("conveyor-api", types.DeploymentRolloutStateCompleted)
+	other, err := w.API.RegisterTaskDefinition(w.Ctx, &ecs.RegisterTaskDefinitionInput{Family: aws.String("conveyor-api"),
+		ContainerDefinitions: []types.ContainerDefinition{{Name: aws.String("api"), Image: aws.String(st.Repo + "api@" + st.Dig("07"))}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan st.Run)
+	go func() {
+		done <- w.Run(Run, map[string]string{"services": "conveyor-api", "image-map": st.Images("api", st.Dig("51"))})
+	}()
+	// Someone else deploys while conveyor's deployment is starting.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		out, err := w.API.DescribeServices(w.Ctx, &ecs.DescribeServicesInput{Cluster: aws.String("conveyor"), Services: []string{"conveyor-api"}})
+		if err == nil && len(out.Services[0].Deployments) == 2 {
+			break
+		}
+	}
+	if _, err := w.API.UpdateService(w.Ctx, &ecs.UpdateServiceInput{Cluster: aws.String("conveyor"), Service: aws.String("conveyor-api"),
+		TaskDefinition: other.TaskDefinition.TaskDefinitionArn}); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "### ⏭️ conveyor-api: SUPERSEDED", "(conveyor-api:2) took over from ecs-svc/")
+	if strings.Contains(r.Summary, "| rollback |") {
+		t.Error("a superseded deployment must not be rolled back: that would undo the other deployment")
+	}
+}
+
+func TestDeploySurvivesThrottling(t *testing.T) {
+	w := st.NewWorld(t, ecsstandin.Scenario{ThrottleRate: 4, ThrottleBurst: 2, StartSeconds: 60})
+	w.Service("conveyor-api", st.Repo+"api@"+st.Dig("1111"), st.Svc{LB: true, Breaker: true})
+	w.Settle("conveyor-api", types.DeploymentRolloutStateCompleted)
+	r := w.Run(Run, map[string]string{"services": "conveyor-api", "image-map": st.Images("api", st.Dig("600d")), "poll-interval": "10ms"})
+	if r.Code != 0 {
+		t.Fatalf("exit %d, want 0", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "conveyor-api: SUCCEEDED")
+	st.MustContain(t, "log", r.Log, "ECS is throttling reads: next poll in")
+	if w.S.Stats().Throttled == 0 || strings.Contains(r.Summary, "ECS throttled 0 reads") {
+		t.Errorf("the stand-in throttled %d calls; the summary must count the ones the watcher saw", w.S.Stats().Throttled)
+	}
+}
+
+func TestDeployThreeServicesOneFailing(t *testing.T) {
+	w := st.NewWorld(t, ecsstandin.Scenario{Rules: []ecsstandin.Rule{{Match: "sha256:bad", Behaviour: ecsstandin.Crash, ExitCode: 3}}})
+	w.Service("conveyor-api", st.Repo+"api@"+st.Dig("1111"), st.Svc{LB: true, Breaker: true})
+	w.Service("conveyor-worker", st.Repo+"worker@"+st.Dig("2222"), st.Svc{Breaker: true, Desired: 4})
+	w.Service("conveyor-dlq", st.Repo+"dlq@"+st.Dig("3333"), st.Svc{Breaker: true, Desired: 1})
+	for _, s := range []string{"conveyor-api", "conveyor-worker", "conveyor-dlq"} {
+		w.Settle(s, types.DeploymentRolloutStateCompleted)
+	}
+	r := w.Run(Run, map[string]string{"services": "conveyor-api,conveyor-worker,conveyor-dlq",
+		"image-map": st.Images("api", st.Dig("a2"), "worker", st.Dig("bad"), "dlq", st.Dig("d2"))})
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "### ✅ conveyor-api: SUCCEEDED", "### ↩️ conveyor-worker: ROLLED_BACK", "### ✅ conveyor-dlq: SUCCEEDED",
+		"container worker exit code 3")
+	st.MustContain(t, "outputs", r.Out, `{"conveyor-api":"SUCCEEDED","conveyor-dlq":"SUCCEEDED","conveyor-worker":"ROLLED_BACK"}`)
+	// One loop for all three: one DescribeServices per round, not per service.
+	if rounds := strings.Count(r.Summary, "polling rounds"); rounds != 1 {
+		t.Errorf("summary should state the polling rounds once")
+	}
+	if r.DescribeServiceCalls > 1+countRounds(r.Summary)+5 {
+		t.Errorf("%d DescribeServices calls for %d rounds: services are not batched", r.DescribeServiceCalls, countRounds(r.Summary))
+	}
+}
+
+func countRounds(summary string) int {
+	var n int
+	if i := strings.Index(summary, "Watched in "); i >= 0 {
+		fmt.Sscanf(summary[i:], "Watched in %d polling rounds", &n)
+	}
+	return n
+}
+
+func TestDeployRejectsBadInputs(t *testing.T) {
+	w := st.NewWorld(t, ecsstandin.Scenario{})
+	r := w.Run(Run, map[string]string{"services": "conveyor-api", "image-map": `{"api":"repo/api:latest"}`})
+	if r.Code != 2 {
+		t.Fatalf("exit %d, want 2", r.Code)
+	}
+	st.MustContain(t, "log", r.Log, "not pinned by digest")
+}
+
+func TestActionYAMLMatchesInputs(t *testing.T) {
+	bad, err := step.ActionYAMLMismatches("action.yml", inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bad {
+		t.Error(b)
+	}
+}

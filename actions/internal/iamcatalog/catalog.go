@@ -1,0 +1,185 @@
+// Package iamcatalog is a vendored, dated snapshot of AWS's service
+// authorization data, trimmed to what the policy checker needs: every
+// action, the resource types it accepts (none means it accepts only "*"),
+// and its access level where the source has one. It expands IAM wildcards
+// the way IAM does, case-insensitively.
+package iamcatalog
+
+import (
+	"bytes"
+	"compress/gzip"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+)
+
+//go:generate bash refresh.sh
+
+//go:embed catalog.json.gz
+var snapshot []byte
+
+// Action is one IAM action.
+type Action struct {
+	Name      string   // lower-case "service:action"
+	Resources []string // resource types; empty means the action accepts only "*"
+	Access    string   // Read, List, Write, Permissions management, Tagging; "" if unknown
+}
+
+// StarOnly reports whether the action cannot be scoped to a resource.
+func (a Action) StarOnly() bool { return len(a.Resources) == 0 }
+
+// File is the on-disk form of the snapshot.
+type File struct {
+	Source  string                      `json:"source"`
+	Date    string                      `json:"date"`
+	Actions map[string]map[string]Entry `json:"services"` // prefix -> lower-case action -> entry
+}
+
+// Entry is one action in the file.
+type Entry struct {
+	Resources []string `json:"r,omitempty"`
+	Access    string   `json:"a,omitempty"`
+}
+
+// Catalog answers questions about IAM actions.
+type Catalog struct {
+	Source  string
+	Date    string
+	actions map[string]Action // "service:action" lower-case
+	names   []string          // sorted keys of actions
+	byPfx   map[string][]string
+}
+
+var (
+	defaultOnce sync.Once
+	defaultCat  *Catalog
+	defaultErr  error
+)
+
+// Default returns the vendored snapshot.
+func Default() *Catalog {
+	defaultOnce.Do(func() {
+		zr, err := gzip.NewReader(bytes.NewReader(snapshot))
+		if err != nil {
+			defaultErr = err
+			return
+		}
+		defaultCat, defaultErr = Read(zr)
+	})
+	if defaultErr != nil {
+		// The snapshot is embedded at build time; a broken one is a build bug.
+		panic(fmt.Sprintf("iamcatalog: embedded catalog.json.gz is unreadable: %v; rerun go generate ./actions/internal/iamcatalog", defaultErr))
+	}
+	return defaultCat
+}
+
+// Read loads a catalogue file (uncompressed JSON).
+func Read(r io.Reader) (*Catalog, error) {
+	var f File
+	if err := json.NewDecoder(r).Decode(&f); err != nil {
+		return nil, fmt.Errorf("reading IAM catalogue: %w", err)
+	}
+	return New(f), nil
+}
+
+// New builds a Catalog from a File.
+func New(f File) *Catalog {
+	c := &Catalog{Source: f.Source, Date: f.Date, actions: map[string]Action{}, byPfx: map[string][]string{}}
+	for pfx, acts := range f.Actions {
+		pfx = strings.ToLower(pfx)
+		for name, e := range acts {
+			full := pfx + ":" + strings.ToLower(name)
+			c.actions[full] = Action{Name: full, Resources: e.Resources, Access: e.Access}
+			c.names = append(c.names, full)
+			c.byPfx[pfx] = append(c.byPfx[pfx], full)
+		}
+	}
+	sort.Strings(c.names)
+	for _, v := range c.byPfx {
+		sort.Strings(v)
+	}
+	return c
+}
+
+// Len is the number of actions.
+func (c *Catalog) Len() int { return len(c.names) }
+
+// Lookup finds an action by name, case-insensitively.
+func (c *Catalog) Lookup(action string) (Action, bool) {
+	a, ok := c.actions[strings.ToLower(action)]
+	return a, ok
+}
+
+// KnownService reports whether the service prefix exists.
+func (c *Catalog) KnownService(prefix string) bool {
+	_, ok := c.byPfx[strings.ToLower(prefix)]
+	return ok
+}
+
+// IsWildcard reports whether an action pattern contains * or ?.
+func IsWildcard(pattern string) bool { return strings.ContainsAny(pattern, "*?") }
+
+// Expand returns every catalogued action (lower-case) that the pattern
+// matches, as IAM matches it: case-insensitive, * for any run of characters,
+// ? for one. A pattern without wildcards returns itself if known.
+func (c *Catalog) Expand(pattern string) []string {
+	p := strings.ToLower(pattern)
+	if !IsWildcard(p) {
+		if _, ok := c.actions[p]; ok {
+			return []string{p}
+		}
+		return nil
+	}
+	if p == "*" {
+		return c.names
+	}
+	candidates := c.names
+	if i := strings.IndexByte(p, ':'); i >= 0 && !IsWildcard(p[:i]) {
+		candidates = c.byPfx[p[:i]]
+	}
+	var out []string
+	for _, n := range candidates {
+		if Match(p, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Match reports whether s matches the IAM glob pattern (both compared
+// case-insensitively).
+func Match(pattern, s string) bool {
+	return match(strings.ToLower(pattern), strings.ToLower(s))
+}
+
+// match is an iterative glob matcher with single-star backtracking, linear
+// in practice and safe on hostile input (no recursion).
+func match(p, s string) bool {
+	pi, si := 0, 0
+	star, mark := -1, 0
+	for si < len(s) {
+		switch {
+		case pi < len(p) && (p[pi] == '?' || p[pi] == s[si]):
+			pi++
+			si++
+		case pi < len(p) && p[pi] == '*':
+			star = pi
+			mark = si
+			pi++
+		case star >= 0:
+			pi = star + 1
+			mark++
+			si = mark
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
+}

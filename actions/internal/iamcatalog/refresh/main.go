@@ -1,0 +1,63 @@
+// Command refresh rebuilds catalog.json.gz, from AWS's service reference
+// where the internet is reachable, or from cfn-lint's Policies.json.
+//
+//	go run ./actions/internal/iamcatalog/refresh -service-reference https://servicereference.us-east-1.amazonaws.com/ -out catalog.json.gz
+//	go run ./actions/internal/iamcatalog/refresh -cfn-lint PATH/Policies.json -out catalog.json.gz
+package main
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/conveyor-dev/conveyor/actions/internal/iamcatalog"
+)
+
+func main() {
+	ref := flag.String("service-reference", "", "root URL of AWS's service reference index")
+	cfn := flag.String("cfn-lint", "", "path to cfn-lint's data/AdditionalSpecs/Policies.json")
+	out := flag.String("out", "catalog.json.gz", "file to write")
+	date := flag.String("date", time.Now().UTC().Format("2006-01-02"), "snapshot date to record")
+	flag.Parse()
+	var f iamcatalog.File
+	var err error
+	switch {
+	case *ref != "":
+		f, err = iamcatalog.FetchServiceReference(http.DefaultClient, *ref, *date)
+	case *cfn != "":
+		var r *os.File
+		if r, err = os.Open(*cfn); err == nil {
+			f, err = iamcatalog.FromCfnLint(r, *date)
+			r.Close()
+		}
+	default:
+		err = fmt.Errorf("give -service-reference URL or -cfn-lint FILE")
+	}
+	if err == nil {
+		err = write(*out, f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "refresh:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("wrote %s: %d services, snapshot %s\n", *out, len(f.Actions), f.Date)
+}
+
+func write(path string, f iamcatalog.File) error {
+	w, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	zw, _ := gzip.NewWriterLevel(w, gzip.BestCompression)
+	if err := json.NewEncoder(zw).Encode(f); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return w.Close()
+}

@@ -1,0 +1,200 @@
+// Package policyrules holds the least-privilege rules, one per file. Each
+// rule has an id, a severity and a table test; every finding carries the
+// range of the exact action or resource string it is about.
+package policyrules
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/conveyor-dev/conveyor/actions/internal/iamcatalog"
+	"github.com/conveyor-dev/conveyor/actions/internal/iampolicy"
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Severity of a finding. Errors fail the check.
+type Severity string
+
+const (
+	Error   Severity = "error"
+	Warning Severity = "warning"
+)
+
+// Finding is one violation at one place.
+type Finding struct {
+	Rule     string    `json:"rule"`
+	Name     string    `json:"name"`
+	Severity Severity  `json:"severity"`
+	Role     string    `json:"role,omitempty"`
+	Message  string    `json:"message"`
+	Range    hcl.Range `json:"-"`
+}
+
+// Meta describes a rule.
+type Meta struct {
+	ID       string
+	Name     string
+	Severity Severity
+	Summary  string
+}
+
+// Rule checks a Subject.
+type Rule interface {
+	Meta() Meta
+	Check(c *Check)
+}
+
+// DocKind says how a document grants.
+type DocKind uint8
+
+const (
+	Identity DocKind = iota // attached to a role, user or group
+	Resource                // a resource policy: queue, repository, bucket
+	Trust                   // a role's trust (assume-role) policy
+)
+
+// Doc is one policy document and the roles it grants to.
+type Doc struct {
+	Owner   string // address of the resource that holds it
+	Kind    DocKind
+	Managed string // AWS-managed policy ARN, if any
+	Policy  iampolicy.Policy
+	Roles   []string
+}
+
+// Role is a role's effective set of identity documents.
+type Role struct {
+	Address string
+	Range   hcl.Range
+	Docs    []*Doc
+}
+
+// Problem is an unresolved value found by the evaluator.
+type Problem struct {
+	Range   hcl.Range
+	Owner   string
+	Message string
+}
+
+// ContractAllow is one allow block of the contract, resolved.
+type ContractAllow struct {
+	Actions   []iampolicy.Str
+	Resources []iampolicy.Str
+	Range     hcl.Range
+}
+
+// ContractRole is what one role is meant to do.
+type ContractRole struct {
+	Address string
+	Code    string // service name whose Go code uses this role ("" if none)
+	Range   hcl.Range
+	Allows  []ContractAllow
+}
+
+// CodeCall is one AWS SDK call the Go code makes, as an IAM action.
+type CodeCall struct {
+	Action    string // e.g. sqs:DeleteMessage
+	Operation string // e.g. DeleteMessageBatch
+	Range     hcl.Range
+}
+
+// Subject is everything the rules look at.
+type Subject struct {
+	Docs     []*Doc
+	Roles    []*Role
+	Problems []Problem
+	// Contract is nil when no contract was given: only generic rules run.
+	Contract []ContractRole
+	// Code maps a service name to its calls; nil when --code was not given.
+	Code map[string][]CodeCall
+	// CodeErrors are services the contract names but the code lacks.
+	CodeDir string
+}
+
+// Check is the context a rule runs in.
+type Check struct {
+	Subject  *Subject
+	Catalog  *iamcatalog.Catalog
+	meta     Meta
+	findings *[]Finding
+}
+
+// Report adds a finding at a range with the rule's severity.
+func (c *Check) Report(rng hcl.Range, role, format string, args ...any) {
+	c.ReportAs(c.meta.Severity, rng, role, format, args...)
+}
+
+// ReportAs adds a finding with an explicit severity.
+func (c *Check) ReportAs(sev Severity, rng hcl.Range, role, format string, args ...any) {
+	*c.findings = append(*c.findings, Finding{Rule: c.meta.ID, Name: c.meta.Name, Severity: sev, Role: role,
+		Message: fmt.Sprintf(format, args...), Range: rng})
+}
+
+// All is every rule, in id order.
+func All() []Rule {
+	return []Rule{
+		wildcardAction{}, notAction{}, resourceStar{}, passRole{}, publicPrincipal{},
+		unknownAction{}, malformed{}, unresolved{}, contractRule{}, codeRule{},
+	}
+}
+
+// Run applies every rule and returns findings sorted by file and position.
+func Run(s *Subject, cat *iamcatalog.Catalog, rules ...Rule) []Finding {
+	if len(rules) == 0 {
+		rules = All()
+	}
+	var out []Finding
+	for _, r := range rules {
+		c := &Check{Subject: s, Catalog: cat, meta: r.Meta(), findings: &out}
+		r.Check(c)
+	}
+	out = dedupe(out)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Range, out[j].Range
+		if a.Filename != b.Filename {
+			return a.Filename < b.Filename
+		}
+		if a.Start.Line != b.Start.Line {
+			return a.Start.Line < b.Start.Line
+		}
+		if a.Start.Column != b.Start.Column {
+			return a.Start.Column < b.Start.Column
+		}
+		return out[i].Rule < out[j].Rule
+	})
+	return out
+}
+
+func dedupe(in []Finding) []Finding {
+	seen := map[string]bool{}
+	var out []Finding
+	for _, f := range in {
+		k := fmt.Sprintf("%s|%s|%d|%d|%s|%s", f.Rule, f.Range.Filename, f.Range.Start.Line, f.Range.Start.Column, f.Role, f.Message)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, f)
+	}
+	return out
+}
+
+// roles names the roles a document grants to, for a finding's role field.
+func roles(d *Doc) string { return strings.Join(d.Roles, ", ") }
+
+// statements walks every statement of every document of a kind.
+func (c *Check) statements(kinds []DocKind, fn func(d *Doc, st *iampolicy.Statement)) {
+	for _, d := range c.Subject.Docs {
+		ok := false
+		for _, k := range kinds {
+			ok = ok || d.Kind == k
+		}
+		if !ok {
+			continue
+		}
+		for i := range d.Policy.Statements {
+			fn(d, &d.Policy.Statements[i])
+		}
+	}
+}

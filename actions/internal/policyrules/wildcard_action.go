@@ -1,0 +1,48 @@
+package policyrules
+
+import (
+	"strings"
+
+	"github.com/conveyor-dev/conveyor/actions/internal/iamcatalog"
+	"github.com/conveyor-dev/conveyor/actions/internal/iampolicy"
+)
+
+// wildcardAction flags Allow actions with * or ?, whole-service (s3:*) or
+// partial (dynamodb:Get*, *Item, PutIte?), matched case-insensitively. A
+// Deny subtracts only what it fully covers; what remains is reported.
+type wildcardAction struct{}
+
+func (wildcardAction) Meta() Meta {
+	return Meta{ID: "IAM001", Name: "wildcard-action", Severity: Error,
+		Summary: "an Allow grants actions by wildcard; list the actions the role needs"}
+}
+
+func (wildcardAction) Check(c *Check) {
+	c.statements([]DocKind{Identity, Resource}, func(d *Doc, st *iampolicy.Statement) {
+		if !st.IsAllow() {
+			return
+		}
+		denies := c.denies(d)
+		for _, a := range st.Action {
+			if !a.Literal() || !iamcatalog.IsWildcard(a.Value) {
+				continue
+			}
+			left := c.expand(a, st, denies)
+			switch {
+			case len(left) == 0:
+				// nothing left, or nothing matched (unknown-action says so)
+			case len(left) == 1:
+				c.ReportAs(Warning, a.Range, roles(d), "%q is a wildcard that today grants only %s; write the action out so new actions are not granted silently", a.Value, left[0])
+			default:
+				c.Report(a.Range, roles(d), "%q grants %d actions (%s); list only the actions needed", a.Value, len(left), sample(left, 4))
+			}
+		}
+	})
+}
+
+func sample(acts []string, n int) string {
+	if len(acts) <= n {
+		return strings.Join(acts, ", ")
+	}
+	return strings.Join(acts[:n], ", ") + ", …"
+}

@@ -1,0 +1,97 @@
+package rollout
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/conveyor-dev/conveyor/actions/internal/rollout/plan"
+)
+
+var icons = map[Verdict]string{Succeeded: "✅", RolledBack: "↩️", Failed: "❌", TimedOut: "⏱️", Superseded: "⏭️"}
+
+// Summary renders the step summary: a table per service and the evidence.
+func Summary(title string, results []*Result, w *Watcher) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## %s\n\n", title)
+	for _, r := range results {
+		fmt.Fprintf(&b, "### %s %s: %s\n\n", icons[r.Verdict], r.Service, r.Verdict)
+		b.WriteString("| | |\n|---|---|\n")
+		row := func(k, v string) {
+			if v != "" {
+				fmt.Fprintf(&b, "| %s | %s |\n", k, strings.ReplaceAll(v, "|", "\\|"))
+			}
+		}
+		row("verdict", string(r.Verdict))
+		row("cluster", r.Cluster)
+		row("deployment", code(r.DeploymentID))
+		td := code(plan.ShortTaskDef(r.OldTaskDef))
+		if r.NewTaskDef != "" {
+			td += " → " + code(plan.ShortTaskDef(r.NewTaskDef))
+		}
+		row("task definition", td)
+		row("digest", code(digestList2(r.Digests)))
+		if r.Duration() > 0 {
+			row("duration", r.Duration().String())
+		}
+		row("reason", r.Reason)
+		row("stalled phase", r.Phase)
+		if r.Threshold > 0 {
+			row("circuit breaker", fmt.Sprintf("%d failed tasks of threshold %d", r.FailedTasks, r.Threshold))
+		}
+		if rb := r.Rollback; rb != nil {
+			state := "completed"
+			if rb.Verdict != Succeeded {
+				state = fmt.Sprintf("did not complete (%s: %s)", rb.Verdict, rb.Reason)
+			}
+			row("rollback", fmt.Sprintf("by %s, deployment %s to %s: %s", rb.By, code(rb.DeploymentID), code(plan.ShortTaskDef(rb.NewTaskDef)), state))
+		} else if r.Kind == KindDeploy && r.Verdict != Succeeded && r.Verdict != Superseded && r.DeploymentID != "" {
+			row("rollback", "none: "+ifEmpty(plan.ShortTaskDef(r.RollbackTarget), "no earlier deployment COMPLETED, nothing to roll back to"))
+		}
+		for _, wmsg := range r.Warnings {
+			row("warning", wmsg)
+		}
+		b.WriteString("\n")
+		ev := append([]string{}, r.Evidence...)
+		if r.Rollback != nil {
+			ev = append(ev, r.Rollback.Evidence...)
+		}
+		if len(ev) > 0 {
+			fmt.Fprintf(&b, "<details><summary>evidence (%d)</summary>\n\n", len(ev))
+			for _, e := range ev {
+				fmt.Fprintf(&b, "- %s\n", e)
+			}
+			b.WriteString("\n</details>\n\n")
+		}
+	}
+	if w != nil {
+		fmt.Fprintf(&b, "Watched in %d polling rounds; ECS throttled %d reads.\n", w.Rounds, w.Throttled)
+	}
+	return b.String()
+}
+
+func code(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "`" + s + "`"
+}
+
+func ifEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return "conveyor did not roll back to " + s
+}
+
+func digestList2(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	var parts []string
+	for c, d := range m {
+		parts = append(parts, c+" "+d)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,148 @@
+// Package step is the GitHub step around a rollout, shared by the deploy and
+// rollback actions: the inputs they have in common, and the outputs, step
+// summary and annotations that report the verdicts.
+package step
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/conveyor-dev/conveyor/actions/internal/gha"
+	"github.com/conveyor-dev/conveyor/actions/internal/rollout"
+	"github.com/conveyor-dev/conveyor/actions/internal/rollout/plan"
+	"gopkg.in/yaml.v3"
+)
+
+// Inputs are the inputs deploy and rollback share.
+var Inputs = []gha.Input{
+	{Name: "cluster", Required: true, Usage: "ECS cluster name"},
+	{Name: "services", Required: true, Usage: "ECS services, comma- or newline-separated"},
+	{Name: "timeout", Default: "30m", Usage: "how long each deployment may take before it is TIMED_OUT"},
+	{Name: "poll-interval", Default: "5s", Usage: "time between DescribeServices rounds (backs off when throttled)"},
+	{Name: "aws-region", Usage: "AWS region (default: AWS_REGION)"},
+	{Name: "health-check-time", Default: "150s", Usage: "assumed time for a target to turn healthy (healthy threshold × interval), for the timeout warning"},
+	{Name: "deregistration-delay", Default: "30s", Usage: "the target group's deregistration delay, for the timeout warning"},
+}
+
+// Common reads the inputs deploy and rollback share.
+func Common(in gha.Values, gh *gha.Runner) (rollout.Options, error) {
+	o := rollout.Options{Cluster: in.String("cluster"), Services: in.List("services"), Assumptions: plan.DefaultAssumptions}
+	var errs []error
+	var err error
+	if o.Timeout, err = in.Duration("timeout"); err != nil {
+		errs = append(errs, err)
+	}
+	if o.Poll, err = in.Duration("poll-interval"); err != nil {
+		errs = append(errs, err)
+	}
+	if o.Assumptions.LBHealthy, err = in.Duration("health-check-time"); err != nil {
+		errs = append(errs, err)
+	}
+	if o.Assumptions.Deregister, err = in.Duration("deregistration-delay"); err != nil {
+		errs = append(errs, err)
+	}
+	if len(o.Services) == 0 {
+		errs = append(errs, fmt.Errorf("services: no service names given"))
+	}
+	var mu sync.Mutex
+	o.Logf = func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		gh.Logf(time.Now().UTC().Format("15:04:05.000")+" "+format, args...)
+	}
+	o.Warnf = func(format string, args ...any) {
+		gh.Warning(gha.Annotation{Title: "deploy: pre-flight", Message: fmt.Sprintf(format, args...)})
+	}
+	return o, errors.Join(errs...)
+}
+
+// Report writes the summary, the outputs and the annotations and returns
+// the exit code.
+func Report(gh *gha.Runner, title string, results []*rollout.Result, w *rollout.Watcher) int {
+	verdicts, deployments, tds := map[string]string{}, map[string]string{}, map[string]string{}
+	code := 0
+	for _, r := range results {
+		verdicts[r.Service] = string(r.Verdict)
+		deployments[r.Service] = r.DeploymentID
+		tds[r.Service] = r.NewTaskDef
+		if !r.OK() {
+			code = 1
+			msg := r.Reason
+			if r.Phase != "" && !strings.Contains(msg, r.Phase) {
+				msg += " (stalled: " + r.Phase + ")"
+			}
+			if rb := r.Rollback; rb != nil {
+				msg += fmt.Sprintf("; rollback by %s to %s: %s", rb.By, plan.ShortTaskDef(rb.NewTaskDef), rb.Verdict)
+			}
+			gh.Error(gha.Annotation{Title: fmt.Sprintf("%s %s: %s", r.Kind, r.Service, r.Verdict), Message: msg})
+		}
+	}
+	result := "success"
+	if code != 0 {
+		result = "failure"
+	}
+	js := func(m map[string]string) string { b, _ := json.Marshal(m); return string(b) }
+	if err := gh.SetOutputs(map[string]string{"verdicts": js(verdicts), "deployments": js(deployments), "task-definitions": js(tds), "result": result}); err != nil {
+		gh.Error(gha.Annotation{Title: "outputs", Message: err.Error()})
+		code = 1
+	}
+	if err := gh.Summary(rollout.Summary(title, results, w)); err != nil {
+		gh.Error(gha.Annotation{Title: "step summary", Message: err.Error()})
+		code = 1
+	}
+	return code
+}
+
+// ActionYAMLMismatches compares an action.yml with the inputs its main
+// parses: every input declared with the same required flag and default, and
+// mapped into the step's env as INPUT_<NAME>. It returns what differs.
+func ActionYAMLMismatches(path string, inputs []gha.Input) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Inputs map[string]struct {
+			Required bool   `yaml:"required"`
+			Default  string `yaml:"default"`
+		} `yaml:"inputs"`
+		Runs struct {
+			Steps []struct {
+				Env map[string]string `yaml:"env"`
+			} `yaml:"steps"`
+		} `yaml:"runs"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	env := map[string]string{}
+	for _, s := range doc.Runs.Steps {
+		for k, v := range s.Env {
+			env[k] = v
+		}
+	}
+	var out []string
+	for _, in := range inputs {
+		y, ok := doc.Inputs[in.Name]
+		if !ok {
+			out = append(out, fmt.Sprintf("%s: input %s is parsed by the main but not declared", path, in.Name))
+			continue
+		}
+		if y.Required != in.Required || y.Default != in.Default {
+			out = append(out, fmt.Sprintf("%s: input %s: required %v default %q, main says %v %q", path, in.Name, y.Required, y.Default, in.Required, in.Default))
+		}
+		if want := "${{ inputs." + in.Name + " }}"; env[gha.EnvName(in.Name)] != want {
+			out = append(out, fmt.Sprintf("%s: env %s should be %s", path, gha.EnvName(in.Name), want))
+		}
+		delete(doc.Inputs, in.Name)
+	}
+	for name := range doc.Inputs {
+		out = append(out, fmt.Sprintf("%s: input %s is declared but the main never reads it", path, name))
+	}
+	return out, nil
+}

@@ -1,0 +1,426 @@
+package tfeval
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/conveyor-dev/conveyor/actions/internal/iampolicy"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// call evaluates the Terraform functions that shape IAM policies. Any other
+// function gives an unknown value: fail closed, never a guess.
+func (s *Scope) call(x *hclsyntax.FunctionCallExpr, ctx *Ctx, d int) Value {
+	r := x.Range()
+	name := x.Name
+	if i := strings.LastIndex(name, "::"); i >= 0 {
+		name = name[i+2:]
+	}
+	switch name {
+	case "try":
+		for _, a := range x.Args {
+			v := s.eval(a, ctx, d)
+			if v.Kind != KUnknown {
+				return v
+			}
+		}
+		return unknown("try() with no resolvable argument", r)
+	case "can":
+		if len(x.Args) == 1 {
+			return boolean(s.eval(x.Args[0], ctx, d).Kind != KUnknown, r)
+		}
+	}
+	args := make([]Value, len(x.Args))
+	for i, a := range x.Args {
+		args[i] = s.eval(a, ctx, d)
+	}
+	if x.ExpandFinal && len(args) > 0 {
+		last := args[len(args)-1]
+		args = append(args[:len(args)-1], last.Elements()...)
+	}
+	arg := func(i int) Value {
+		if i < len(args) {
+			return args[i]
+		}
+		return Value{Kind: KNull, Range: r}
+	}
+	switch name {
+	case "jsonencode":
+		if len(args) == 1 {
+			n := args[0].Node()
+			return Value{Kind: KDoc, Doc: &n, Range: r}
+		}
+	case "jsondecode":
+		v := arg(0)
+		if v.Kind == KDoc {
+			return v
+		}
+		if v.IsKnownString() {
+			n, err := iampolicy.ParseJSON([]byte(v.S), v.Range.Filename, v.locator())
+			if err != nil {
+				return unknown("jsondecode of invalid JSON: "+err.Error(), r)
+			}
+			return fromNode(n)
+		}
+	case "file", "templatefile":
+		p := arg(0)
+		if p.IsKnownString() {
+			path := p.S
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(s.Mod.Dir, strings.TrimPrefix(path, s.Mod.Dir+"/"))
+				if _, err := os.Stat(path); err != nil {
+					path = p.S
+				}
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return unknown(fmt.Sprintf("%s(%q), which cannot be read", name, p.S), r)
+			}
+			if name == "templatefile" && strings.Contains(string(b), "${") {
+				return unknown(fmt.Sprintf("templatefile(%q) with interpolations", p.S), r)
+			}
+			s.src.files[path] = b
+			v := str(string(b), hcl.Range{Filename: path, Start: hcl.Pos{Line: 1, Column: 1}, End: hcl.Pos{Line: 1, Column: 1}})
+			v.loc = s.src.fileLocator(path)
+			return v
+		}
+	case "concat", "setunion":
+		out := list(nil, r)
+		for _, a := range args {
+			if a.Kind != KList {
+				return unknown(name+"() of "+describe(a), r)
+			}
+			out.List = append(out.List, a.Elements()...)
+		}
+		if name == "setunion" {
+			out.List = dedupe(out.List)
+		}
+		return out
+	case "flatten":
+		return list(flatten(arg(0)), r)
+	case "distinct", "toset":
+		if a := arg(0); a.Kind == KList {
+			return list(dedupe(a.Elements()), a.Range)
+		}
+	case "tolist", "tomap", "tostring", "sensitive", "nonsensitive", "tonumber", "tobool":
+		return arg(0)
+	case "compact":
+		out := list(nil, r)
+		for _, it := range arg(0).Elements() {
+			if it.Kind == KString && it.S == "" && len(it.Syms) == 0 {
+				continue
+			}
+			out.List = append(out.List, it)
+		}
+		return out
+	case "merge":
+		out := object(r)
+		for _, a := range args {
+			if a.Kind == KNull {
+				continue
+			}
+			if a.Kind != KObject {
+				return unknown("merge() of "+describe(a), r)
+			}
+			for i, k := range a.Keys {
+				out.set(k, a.KeyRanges[i], a.Obj[k])
+			}
+		}
+		return out
+	case "lookup":
+		m := arg(0)
+		k := arg(1)
+		if m.Kind == KObject && k.IsKnownString() {
+			if v, ok := m.Obj[k.S]; ok {
+				return v
+			}
+			if len(args) > 2 {
+				return args[2]
+			}
+		}
+	case "element":
+		l := arg(0)
+		if n, ok := arg(1).Number(); ok && l.Kind == KList && len(l.List) > 0 {
+			return l.List[int(n)%len(l.List)]
+		}
+	case "one":
+		l := arg(0)
+		if l.Kind == KList && len(l.List) == 1 {
+			return l.List[0]
+		}
+		if l.Kind == KList && len(l.List) == 0 {
+			return Value{Kind: KNull, Range: r}
+		}
+	case "length":
+		a := arg(0)
+		switch a.Kind {
+		case KList:
+			return Value{Kind: KNumber, S: fmt.Sprint(len(a.List)), Range: r}
+		case KObject:
+			return Value{Kind: KNumber, S: fmt.Sprint(len(a.Keys)), Range: r}
+		case KString:
+			if len(a.Syms) == 0 {
+				return Value{Kind: KNumber, S: fmt.Sprint(len([]rune(a.S))), Range: r}
+			}
+		}
+	case "keys":
+		if a := arg(0); a.Kind == KObject {
+			out := list(nil, r)
+			for i, k := range a.Keys {
+				out.List = append(out.List, str(k, a.KeyRanges[i]))
+			}
+			return out
+		}
+	case "values":
+		if a := arg(0); a.Kind == KObject {
+			return list(a.Elements(), r)
+		}
+	case "contains":
+		l, v := arg(0), arg(1)
+		if l.Kind == KList && scalarKnown(v) {
+			for _, it := range l.Elements() {
+				if !scalarKnown(it) {
+					return unknown("contains() over unknown values", r)
+				}
+				if it.S == v.S {
+					return boolean(true, r)
+				}
+			}
+			return boolean(false, r)
+		}
+	case "zipmap":
+		k, v := arg(0), arg(1)
+		if k.Kind == KList && v.Kind == KList && len(k.List) == len(v.List) {
+			out := object(r)
+			for i := range k.List {
+				out.set(k.List[i].S, k.List[i].Range, v.List[i])
+			}
+			return out
+		}
+	case "coalesce":
+		for _, a := range args {
+			if a.Kind == KUnknown {
+				return unknown("coalesce() with an unknown argument", r)
+			}
+			if a.Kind != KNull && !(a.Kind == KString && a.S == "") {
+				return a
+			}
+		}
+	case "coalescelist":
+		for _, a := range args {
+			if a.Kind == KList && len(a.List) > 0 {
+				return a
+			}
+		}
+	case "trimprefix", "trimsuffix", "startswith", "endswith", "trim":
+		a, b := arg(0), arg(1)
+		if a.IsKnownString() && b.IsKnownString() {
+			switch name {
+			case "trimprefix":
+				return str(strings.TrimPrefix(a.S, b.S), a.Range)
+			case "trimsuffix":
+				return str(strings.TrimSuffix(a.S, b.S), a.Range)
+			case "trim":
+				return str(strings.Trim(a.S, b.S), a.Range)
+			case "startswith":
+				return boolean(strings.HasPrefix(a.S, b.S), r)
+			case "endswith":
+				return boolean(strings.HasSuffix(a.S, b.S), r)
+			}
+		}
+	case "lower", "upper", "trimspace":
+		a := arg(0)
+		if a.IsKnownString() {
+			f := map[string]func(string) string{"lower": strings.ToLower, "upper": strings.ToUpper, "trimspace": strings.TrimSpace}[name]
+			return str(f(a.S), a.Range)
+		}
+	case "join":
+		sep := arg(0)
+		if sep.IsKnownString() {
+			out := Value{Kind: KString, Range: r}
+			var parts []string
+			for _, a := range args[1:] {
+				for _, it := range a.Elements() {
+					parts = append(parts, it.S)
+					out.Syms = append(out.Syms, it.Syms...)
+					if it.Kind == KUnknown {
+						return unknown("join() of an unknown value", r)
+					}
+				}
+			}
+			out.S = strings.Join(parts, sep.S)
+			return out
+		}
+	case "split":
+		sep, a := arg(0), arg(1)
+		if sep.IsKnownString() && a.IsKnownString() {
+			out := list(nil, r)
+			for _, p := range strings.Split(a.S, sep.S) {
+				out.List = append(out.List, str(p, a.Range))
+			}
+			return out
+		}
+	case "replace":
+		a, o, n := arg(0), arg(1), arg(2)
+		if a.IsKnownString() && o.IsKnownString() && n.IsKnownString() && !strings.HasPrefix(o.S, "/") {
+			return str(strings.ReplaceAll(a.S, o.S, n.S), a.Range)
+		}
+	case "format":
+		f := arg(0)
+		if f.IsKnownString() {
+			out := Value{Kind: KString, Range: r}
+			var b strings.Builder
+			ai := 1
+			for i := 0; i < len(f.S); i++ {
+				c := f.S[i]
+				if c != '%' || i+1 >= len(f.S) {
+					b.WriteByte(c)
+					continue
+				}
+				i++
+				if f.S[i] == '%' {
+					b.WriteByte('%')
+					continue
+				}
+				for i < len(f.S) && strings.IndexByte("sdvqft", f.S[i]) < 0 {
+					i++
+				}
+				v := arg(ai)
+				ai++
+				if v.Kind == KUnknown || v.Kind == KList || v.Kind == KObject {
+					sym := "?" + describe(v)
+					b.WriteString("${" + sym + "}")
+					out.Syms = append(out.Syms, sym)
+					continue
+				}
+				b.WriteString(v.S)
+				out.Syms = append(out.Syms, v.Syms...)
+			}
+			out.S = b.String()
+			return out
+		}
+	case "sort":
+		if a := arg(0); a.Kind == KList {
+			items := append([]Value(nil), a.Elements()...)
+			sort.SliceStable(items, func(i, j int) bool { return items[i].S < items[j].S })
+			return list(items, a.Range)
+		}
+	}
+	if d, ok := derived(name, args, r); ok {
+		return d
+	}
+	return unknown(name+"()", r)
+}
+
+// derived gives a function of resource attributes a symbol of its own:
+// element(split("/", cluster.arn), 1) is fixed by the cluster, so it is an
+// identity, not an unknown. Any unknown argument keeps the result unknown.
+func derived(name string, args []Value, r hcl.Range) (Value, bool) {
+	var parts []string
+	hasSym := false
+	var canon func(v Value) (string, bool)
+	canon = func(v Value) (string, bool) {
+		switch v.Kind {
+		case KString:
+			if sym, ok := v.PureSymbol(); ok {
+				hasSym = true
+				return sym, true
+			}
+			for _, s := range v.Syms {
+				if strings.HasPrefix(s, "?") {
+					return "", false
+				}
+			}
+			hasSym = hasSym || len(v.Syms) > 0
+			return fmt.Sprintf("%q", v.S), true
+		case KNumber, KBool:
+			return v.S, true
+		case KNull:
+			return "null", true
+		case KList:
+			var items []string
+			for _, it := range v.Elements() {
+				c, ok := canon(it)
+				if !ok {
+					return "", false
+				}
+				items = append(items, c)
+			}
+			return "[" + strings.Join(items, ", ") + "]", true
+		}
+		return "", false
+	}
+	for _, a := range args {
+		c, ok := canon(a)
+		if !ok {
+			return Value{}, false
+		}
+		parts = append(parts, c)
+	}
+	if !hasSym {
+		return Value{}, false
+	}
+	return symbol(name+"("+strings.Join(parts, ", ")+")", r), true
+}
+
+func (v Value) locator() iampolicy.Locator { return v.loc }
+
+func flatten(v Value) []Value {
+	var out []Value
+	for _, it := range v.Elements() {
+		if it.Kind == KList {
+			out = append(out, flatten(it)...)
+		} else {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+func dedupe(in []Value) []Value {
+	seen := map[string]bool{}
+	var out []Value
+	for _, v := range in {
+		k := fmt.Sprint(v.Kind, v.S)
+		if v.Kind == KList || v.Kind == KObject || seen[k] {
+			if v.Kind == KList || v.Kind == KObject {
+				out = append(out, v)
+			}
+			continue
+		}
+		seen[k] = true
+		out = append(out, v)
+	}
+	return out
+}
+
+// fromNode turns a JSON tree back into a Value (jsondecode).
+func fromNode(n iampolicy.Node) Value {
+	switch n.Kind {
+	case iampolicy.String:
+		return Value{Kind: KString, S: n.Str.Value, Syms: n.Str.Symbols, Range: n.Range}
+	case iampolicy.Number:
+		return Value{Kind: KNumber, S: n.Str.Value, Range: n.Range}
+	case iampolicy.Bool:
+		return Value{Kind: KBool, S: n.Str.Value, Range: n.Range}
+	case iampolicy.Null:
+		return Value{Kind: KNull, Range: n.Range}
+	case iampolicy.Array:
+		out := list(nil, n.Range)
+		for _, it := range n.Items {
+			out.List = append(out.List, fromNode(it))
+		}
+		return out
+	case iampolicy.Object:
+		out := object(n.Range)
+		for _, f := range n.Fields {
+			out.set(f.Key.Value, f.Key.Range, fromNode(f.Value))
+		}
+		return out
+	}
+	return unknown(n.Str.Value, n.Range)
+}

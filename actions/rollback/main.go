@@ -1,0 +1,64 @@
+// Command rollback is the conveyor rollback action (workflow_dispatch): send
+// services back to the last COMPLETED deployment before the current one (the
+// default), a task definition revision, or the newest revision running an
+// image digest, and watch the rollback to a verdict. It never deregisters a
+// task definition, so every earlier revision stays a possible target. It
+// runs the same as a GitHub Action (INPUT_* variables) and as a command
+// (--flags).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"os"
+
+	"github.com/conveyor-dev/conveyor/actions/internal/gha"
+	"github.com/conveyor-dev/conveyor/actions/internal/rollout"
+	"github.com/conveyor-dev/conveyor/actions/internal/rollout/plan"
+	"github.com/conveyor-dev/conveyor/actions/internal/rollout/step"
+)
+
+var inputs = append([]gha.Input{
+	{Name: "to", Default: "last-completed", Usage: "target: last-completed, a revision (42 or family:42, applied to each service's family), a task definition ARN, or sha256:<digest>"},
+}, step.Inputs...)
+
+func main() {
+	os.Exit(Run(context.Background(), os.Args[1:], os.Getenv, os.Stdout))
+}
+
+// Run is the action: 0 if every service is back on its target and the
+// rollback COMPLETED, 1 otherwise, 2 on bad inputs.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
+	gh := gha.NewRunner(getenv, stdout)
+	in, err := gha.Parse("rollback", args, getenv, inputs, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		gh.Error(gha.Annotation{Title: "rollback: inputs", Message: err.Error()})
+		return 2
+	}
+	o, err := step.Common(in, gh)
+	if err != nil {
+		gh.Error(gha.Annotation{Title: "rollback: inputs", Message: err.Error()})
+		return 2
+	}
+	target, err := plan.ParseTarget(in.String("to"))
+	if err != nil {
+		gh.Error(gha.Annotation{Title: "rollback: inputs", Message: err.Error()})
+		return 2
+	}
+	api, err := rollout.NewClient(ctx, getenv, in.String("aws-region"))
+	if err != nil {
+		gh.Error(gha.Annotation{Title: "rollback: AWS", Message: err.Error()})
+		return 1
+	}
+	results, w, err := rollout.Rollback(ctx, api, o, target)
+	if err != nil {
+		gh.Error(gha.Annotation{Title: "rollback: " + o.Cluster, Message: err.Error()})
+		return 1
+	}
+	return step.Report(gh, "conveyor rollback", results, w)
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/conveyor-dev/conveyor/actions/internal/rollout"
+	"github.com/conveyor-dev/conveyor/actions/internal/rollout/plan"
+	"github.com/conveyor-dev/conveyor/actions/internal/rollout/step"
+	"github.com/conveyor-dev/conveyor/internal/ecsstandin"
+	st "github.com/conveyor-dev/conveyor/internal/ecsstandin/standintest"
+)
+
+// deployed is a service that conveyor deployed twice after creation:
+// conveyor-api:1 (created), :2 (digest a2), :3 (digest a3), all COMPLETED.
+func deployed(t *testing.T, sc ecsstandin.Scenario) *st.World {
+	w := st.NewWorld(t, sc)
+	w.Service("conveyor-api", st.Repo+"api@"+st.Dig("a1"), st.Svc{LB: true, Breaker: true})
+	w.Settle("conveyor-api", types.DeploymentRolloutStateCompleted)
+	for _, d := range []string{"a2", "a3"} {
+		o := rollout.Options{Cluster: "conveyor", Services: []string{"conveyor-api"}, Poll: 20 * time.Millisecond, Timeout: 20 * time.Second}
+		res, _, err := rollout.Deploy(w.Ctx, w.API, o, map[string]plan.Image{"api": {Repository: st.Repo + "api", Digest: st.Dig(d)}}, "sha-"+d, true)
+		if err != nil || res[0].Verdict != rollout.Succeeded {
+			t.Fatalf("setting up: deploy %s: %v %+v", d, err, res)
+		}
+	}
+	return w
+}
+
+func TestRollbackGoesToLastCompletedBeforeCurrent(t *testing.T) {
+	w := deployed(t, ecsstandin.Scenario{})
+	r := w.Run(Run, map[string]string{"services": "conveyor-api"})
+	if r.Code != 0 {
+		t.Fatalf("exit %d, want 0", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "## conveyor rollback", "### ✅ conveyor-api: SUCCEEDED",
+		"| task definition | `conveyor-api:3` → `conveyor-api:2` |", "| digest | `api "+st.Dig("a2")+"` |")
+	st.MustContain(t, "outputs", r.Out, `{"conveyor-api":"SUCCEEDED"}`)
+	// Every revision is still there to roll back to.
+	list, err := w.API.ListTaskDefinitions(w.Ctx, &ecs.ListTaskDefinitionsInput{FamilyPrefix: aws.String("conveyor-api")})
+	if err != nil || len(list.TaskDefinitionArns) != 3 {
+		t.Errorf("active revisions after rollback: %v (%v); rollback must never deregister", list.TaskDefinitionArns, err)
+	}
+}
+
+func TestRollbackToRevisionAndToDigest(t *testing.T) {
+	w := deployed(t, ecsstandin.Scenario{})
+	r := w.Run(Run, map[string]string{"services": "conveyor-api", "to": "1"})
+	if r.Code != 0 {
+		t.Fatalf("to revision 1: exit %d", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "`conveyor-api:3` → `conveyor-api:1`")
+	r = w.Run(Run, map[string]string{"services": "conveyor-api", "to": st.Dig("a3")})
+	if r.Code != 0 {
+		t.Fatalf("to digest a3: exit %d", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "`conveyor-api:1` → `conveyor-api:3`", "SUCCEEDED")
+	r = w.Run(Run, map[string]string{"services": "conveyor-api", "to": st.Dig("ff")})
+	if r.Code != 1 {
+		t.Fatalf("to an unknown digest: exit %d, want 1", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "### ❌ conveyor-api: FAILED", "no active revision of conveyor-api runs an image with digest "+st.Dig("ff"))
+}
+
+func TestRollbackFailsWithoutACompletedTarget(t *testing.T) {
+	w := st.NewWorld(t, ecsstandin.Scenario{})
+	w.Service("conveyor-api", st.Repo+"api@"+st.Dig("a1"), st.Svc{LB: true, Breaker: true})
+	w.Settle("conveyor-api", types.DeploymentRolloutStateCompleted)
+	r := w.Run(Run, map[string]string{"services": "conveyor-api"})
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "### ❌ conveyor-api: FAILED", "no COMPLETED deployment to roll back to before conveyor-api:1", "pass a revision or a digest")
+	st.MustContain(t, "log", r.Log, "::error title=rollback conveyor-api%3A FAILED::")
+}
+
+func TestRollbackWatchesAFailingTargetToItsVerdict(t *testing.T) {
+	// Revision 1's image now crashes (say, a secret it needs is gone): the
+	// rollback to it fails and the circuit breaker returns to :3.
+	w := deployed(t, ecsstandin.Scenario{})
+	if err := w.S.SetScenario(ecsstandin.Scenario{ThrottleRate: -1, Rules: []ecsstandin.Rule{{Match: "sha256:a1", Behaviour: ecsstandin.Crash}}}); err != nil {
+		t.Fatal(err)
+	}
+	r := w.Run(Run, map[string]string{"services": "conveyor-api", "to": "conveyor-api:1"})
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "conveyor-api: ROLLED_BACK", "to `conveyor-api:3`: completed", "stop code EssentialContainerExited")
+}
+
+func TestActionYAMLMatchesInputs(t *testing.T) {
+	bad, err := step.ActionYAMLMismatches("action.yml", inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bad {
+		t.Error(b)
+	}
+}

@@ -1,0 +1,643 @@
+package infra_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+
+	"github.com/conveyor-dev/conveyor/internal/motoserver"
+)
+
+// design holds DESIGN.md's table: what each service must look like.
+var design = map[string]struct {
+	min, max    int32
+	cpu, memory string
+	stopTimeout int32
+}{
+	"api":    {min: 2, max: 10, cpu: "512", memory: "1024", stopTimeout: 30},
+	"worker": {min: 4, max: 20, cpu: "1024", memory: "2048", stopTimeout: 120},
+	"dlq":    {min: 1, max: 2, cpu: "256", memory: "512", stopTimeout: 30},
+}
+
+// grant is one effective permission: an action on one resource. Resources
+// are named symbolically ("table", "queue", "dlq") and resolved to the ARNs
+// moto reports.
+type grant struct{ action, resource string }
+
+// taskRoleGrants is notes/contract.md's list of AWS calls per service.
+var taskRoleGrants = map[string][]grant{
+	"api": {
+		{"dynamodb:GetItem", "table"}, {"dynamodb:PutItem", "table"}, {"dynamodb:UpdateItem", "table"},
+		{"sqs:SendMessage", "queue"},
+	},
+	"worker": {
+		{"dynamodb:UpdateItem", "table"},
+		{"sqs:ReceiveMessage", "queue"}, {"sqs:DeleteMessage", "queue"}, {"sqs:ChangeMessageVisibility", "queue"},
+	},
+	"dlq": {
+		{"dynamodb:UpdateItem", "table"},
+		{"sqs:ReceiveMessage", "dlq"}, {"sqs:DeleteMessage", "dlq"},
+	},
+}
+
+// TestLocalEnvironmentAppliesToMoto applies environments/local to moto, reads
+// the architecture back through the AWS SDK, checks what moto cannot hold in
+// the plan, and destroys it all.
+func TestLocalEnvironmentAppliesToMoto(t *testing.T) {
+	bin := terraformBinary(t)
+	moto := motoserver.Start(t)
+	ctx := context.Background()
+	root := copyInfra(t)
+	dir := filepath.Join(root, "environments", "local")
+	tf := terraform(t, bin, dir, moto)
+	name := uniqueName(t)
+	vars := []string{"aws_endpoint=" + moto.URL, "name=" + name}
+
+	if err := tf.Init(ctx); err != nil {
+		t.Fatalf("terraform init in environments/local: %v", err)
+	}
+	var applyOpts []tfexec.ApplyOption
+	var destroyOpts []tfexec.DestroyOption
+	for _, v := range vars {
+		applyOpts = append(applyOpts, tfexec.Var(v))
+		destroyOpts = append(destroyOpts, tfexec.Var(v))
+	}
+	// Registered before apply, so a half-finished apply is cleaned up too.
+	t.Cleanup(func() {
+		start := time.Now()
+		if err := tf.Destroy(ctx, destroyOpts...); err != nil {
+			t.Errorf("terraform destroy of environments/local (%s) on %s: %v", name, moto.URL, err)
+			return
+		}
+		t.Logf("terraform destroy took %s", time.Since(start).Round(time.Second))
+	})
+	start := time.Now()
+	if err := tf.Apply(ctx, applyOpts...); err != nil {
+		// terraform-exec's error carries Terraform's own diagnostics.
+		t.Fatalf("terraform apply of environments/local (%s) on %s: %v", name, moto.URL, err)
+	}
+	t.Logf("terraform apply took %s", time.Since(start).Round(time.Second))
+
+	outputs, err := tf.Output(ctx)
+	if err != nil {
+		t.Fatalf("terraform output: %v", err)
+	}
+	out := func(key string, v any) {
+		t.Helper()
+		o, ok := outputs[key]
+		if !ok {
+			t.Fatalf("terraform output %q missing", key)
+		}
+		if err := json.Unmarshal(o.Value, v); err != nil {
+			t.Fatalf("terraform output %q: %v", key, err)
+		}
+	}
+	var vpcID, clusterName, targetGroupARN, queueURL, dlqURL, tableName string
+	var serviceNames map[string]string
+	out("vpc_id", &vpcID)
+	out("cluster_name", &clusterName)
+	out("target_group_arn", &targetGroupARN)
+	out("queue_url", &queueURL)
+	out("dlq_url", &dlqURL)
+	out("table_name", &tableName)
+	out("service_names", &serviceNames)
+
+	cfg, err := moto.Config(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := world{t: t, ctx: ctx, cfg: cfg, name: name}
+
+	t.Run("subnets", func(t *testing.T) { w.t = t; w.checkSubnets(vpcID) })
+	t.Run("vpc endpoints", func(t *testing.T) { w.t = t; w.checkEndpoints(vpcID) })
+	t.Run("target group and listener", func(t *testing.T) { w.t = t; w.checkTargetGroup(targetGroupARN) })
+	t.Run("ecs services and task definitions", func(t *testing.T) { w.t = t; w.checkServices(clusterName, serviceNames) })
+	arns := map[string]string{
+		"table": w.tableARN(tableName),
+		"queue": w.queueARN(queueURL),
+		"dlq":   w.queueARN(dlqURL),
+	}
+	t.Run("task roles", func(t *testing.T) { w.t = t; w.checkTaskRoles(arns) })
+	t.Run("deploy role", func(t *testing.T) { w.t = t; w.checkDeployRole() })
+	t.Run("ecr", func(t *testing.T) { w.t = t; w.checkRepositories() })
+	t.Run("queues", func(t *testing.T) { w.t = t; w.checkQueues(queueURL, arns["dlq"]) })
+	t.Run("table", func(t *testing.T) { w.t = t; w.checkTable(tableName) })
+	t.Run("autoscaling in the plan", func(t *testing.T) { checkAutoscalingPlan(t, tf, vars) })
+}
+
+// world reads the applied architecture back from moto.
+type world struct {
+	t    *testing.T
+	ctx  context.Context
+	cfg  aws.Config
+	name string
+}
+
+func (w world) checkSubnets(vpcID string) {
+	t := w.t
+	res, err := ec2.NewFromConfig(w.cfg).DescribeSubnets(w.ctx, &ec2.DescribeSubnetsInput{
+		Filters: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{vpcID}}},
+	})
+	if err != nil {
+		t.Fatalf("DescribeSubnets in %s: %v", vpcID, err)
+	}
+	got := map[string]string{}
+	for _, s := range res.Subnets {
+		tier := ""
+		for _, tag := range s.Tags {
+			if aws.ToString(tag.Key) == "Tier" {
+				tier = aws.ToString(tag.Value)
+			}
+		}
+		got[aws.ToString(s.CidrBlock)] = aws.ToString(s.AvailabilityZone) + " " + tier
+	}
+	want := map[string]string{
+		"10.0.1.0/24": "us-east-1a public",
+		"10.0.3.0/24": "us-east-1b public",
+		"10.0.2.0/24": "us-east-1a private",
+		"10.0.4.0/24": "us-east-1b private",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("subnets of %s (CIDR -> AZ tier):\n got %v\nwant %v", vpcID, got, want)
+	}
+}
+
+func (w world) checkEndpoints(vpcID string) {
+	t := w.t
+	res, err := ec2.NewFromConfig(w.cfg).DescribeVpcEndpoints(w.ctx, &ec2.DescribeVpcEndpointsInput{
+		Filters: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{vpcID}}},
+	})
+	if err != nil {
+		t.Fatalf("DescribeVpcEndpoints in %s: %v", vpcID, err)
+	}
+	got := map[string]string{}
+	for _, e := range res.VpcEndpoints {
+		kind := string(e.VpcEndpointType)
+		if e.VpcEndpointType == ec2types.VpcEndpointTypeInterface {
+			kind += fmt.Sprintf(" privateDNS=%t subnets=%d", aws.ToBool(e.PrivateDnsEnabled), len(e.SubnetIds))
+		} else {
+			kind += fmt.Sprintf(" routeTables=%d", len(e.RouteTableIds))
+		}
+		got[aws.ToString(e.ServiceName)] = kind
+	}
+	p := "com.amazonaws." + motoserver.Region + "."
+	want := map[string]string{
+		p + "s3":       "Gateway routeTables=2",
+		p + "dynamodb": "Gateway routeTables=2",
+		p + "ecr.api":  "Interface privateDNS=true subnets=2",
+		p + "ecr.dkr":  "Interface privateDNS=true subnets=2",
+		p + "sqs":      "Interface privateDNS=true subnets=2",
+		p + "logs":     "Interface privateDNS=true subnets=2",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("VPC endpoints of %s:\n got %v\nwant %v", vpcID, got, want)
+	}
+}
+
+func (w world) checkTargetGroup(arn string) {
+	t := w.t
+	c := elbv2.NewFromConfig(w.cfg)
+	res, err := c.DescribeTargetGroups(w.ctx, &elbv2.DescribeTargetGroupsInput{TargetGroupArns: []string{arn}})
+	if err != nil || len(res.TargetGroups) != 1 {
+		t.Fatalf("DescribeTargetGroups %s: %v (%d groups)", arn, err, len(res.TargetGroups))
+	}
+	tg := res.TargetGroups[0]
+	matcher := ""
+	if tg.Matcher != nil {
+		matcher = aws.ToString(tg.Matcher.GrpcCode)
+	}
+	got := fmt.Sprintf("protocolVersion=%s targetType=%s port=%d healthPath=%s grpcMatcher=%s",
+		aws.ToString(tg.ProtocolVersion), tg.TargetType, aws.ToInt32(tg.Port), aws.ToString(tg.HealthCheckPath), matcher)
+	want := "protocolVersion=GRPC targetType=ip port=8080 healthPath=/grpc.health.v1.Health/Check grpcMatcher=0"
+	if got != want {
+		t.Errorf("target group %s:\n got %s\nwant %s", arn, got, want)
+	}
+	attrs, err := c.DescribeTargetGroupAttributes(w.ctx, &elbv2.DescribeTargetGroupAttributesInput{TargetGroupArn: &arn})
+	if err != nil {
+		t.Fatalf("DescribeTargetGroupAttributes %s: %v", arn, err)
+	}
+	delay := ""
+	for _, a := range attrs.Attributes {
+		if aws.ToString(a.Key) == "deregistration_delay.timeout_seconds" {
+			delay = aws.ToString(a.Value)
+		}
+	}
+	if delay != "30" {
+		t.Errorf("target group %s: deregistration delay %q s, want 30", arn, delay)
+	}
+	if len(tg.LoadBalancerArns) != 1 {
+		t.Fatalf("target group %s is attached to %d load balancers, want 1", arn, len(tg.LoadBalancerArns))
+	}
+	lbs, err := c.DescribeLoadBalancers(w.ctx, &elbv2.DescribeLoadBalancersInput{LoadBalancerArns: tg.LoadBalancerArns})
+	if err != nil || len(lbs.LoadBalancers) != 1 {
+		t.Fatalf("DescribeLoadBalancers %v: %v", tg.LoadBalancerArns, err)
+	}
+	if lb := lbs.LoadBalancers[0]; lb.Scheme != "internet-facing" || len(lb.AvailabilityZones) != 2 {
+		t.Errorf("load balancer %s: scheme %s in %d AZs, want internet-facing in 2", aws.ToString(lb.LoadBalancerArn), lb.Scheme, len(lb.AvailabilityZones))
+	}
+	ls, err := c.DescribeListeners(w.ctx, &elbv2.DescribeListenersInput{LoadBalancerArn: &tg.LoadBalancerArns[0]})
+	if err != nil {
+		t.Fatalf("DescribeListeners: %v", err)
+	}
+	if len(ls.Listeners) != 1 {
+		t.Fatalf("load balancer has %d listeners, want 1 (HTTPS)", len(ls.Listeners))
+	}
+	l := ls.Listeners[0]
+	if l.Protocol != "HTTPS" || aws.ToInt32(l.Port) != 443 || len(l.Certificates) != 1 {
+		t.Errorf("listener: %s:%d with %d certificates, want HTTPS:443 with 1", l.Protocol, aws.ToInt32(l.Port), len(l.Certificates))
+	}
+}
+
+func (w world) checkServices(cluster string, names map[string]string) {
+	t := w.t
+	c := ecs.NewFromConfig(w.cfg)
+	clusters, err := c.DescribeClusters(w.ctx, &ecs.DescribeClustersInput{
+		Clusters: []string{cluster}, Include: []ecstypes.ClusterField{ecstypes.ClusterFieldSettings},
+	})
+	if err != nil || len(clusters.Clusters) != 1 {
+		t.Fatalf("DescribeClusters %s: %v", cluster, err)
+	}
+	insights := ""
+	for _, s := range clusters.Clusters[0].Settings {
+		if s.Name == ecstypes.ClusterSettingNameContainerInsights {
+			insights = aws.ToString(s.Value)
+		}
+	}
+	if insights != "enabled" {
+		t.Errorf("cluster %s: containerInsights %q, want enabled", cluster, insights)
+	}
+
+	wantNames := map[string]string{"api": w.name + "-api", "worker": w.name + "-worker", "dlq": w.name + "-dlq"}
+	if !maps.Equal(names, wantNames) {
+		t.Fatalf("service names: got %v, want %v", names, wantNames)
+	}
+	res, err := c.DescribeServices(w.ctx, &ecs.DescribeServicesInput{
+		Cluster: &cluster, Services: []string{names["api"], names["worker"], names["dlq"]},
+	})
+	if err != nil {
+		t.Fatalf("DescribeServices in %s: %v", cluster, err)
+	}
+	if len(res.Failures) > 0 || len(res.Services) != 3 {
+		t.Fatalf("DescribeServices in %s: %d services, failures %+v", cluster, len(res.Services), res.Failures)
+	}
+	for _, s := range res.Services {
+		svc := strings.TrimPrefix(aws.ToString(s.ServiceName), w.name+"-")
+		d := design[svc]
+		dc := s.DeploymentConfiguration
+		breaker := "none"
+		if dc != nil && dc.DeploymentCircuitBreaker != nil {
+			breaker = fmt.Sprintf("enable=%t rollback=%t", dc.DeploymentCircuitBreaker.Enable, dc.DeploymentCircuitBreaker.Rollback)
+		}
+		got := fmt.Sprintf("desired=%d launch=%s min=%d%% max=%d%% breaker=[%s]",
+			s.DesiredCount, s.LaunchType, aws.ToInt32(dc.MinimumHealthyPercent), aws.ToInt32(dc.MaximumPercent), breaker)
+		want := fmt.Sprintf("desired=%d launch=FARGATE min=50%% max=200%% breaker=[enable=true rollback=true]", d.min)
+		if got != want {
+			t.Errorf("service %s:\n got %s\nwant %s", svc, got, want)
+		}
+		if svc == "api" {
+			if g := aws.ToInt32(s.HealthCheckGracePeriodSeconds); g != 60 {
+				t.Errorf("service api: health check grace period %d s, want 60", g)
+			}
+			if len(s.LoadBalancers) != 1 || aws.ToString(s.LoadBalancers[0].ContainerName) != "api" || aws.ToInt32(s.LoadBalancers[0].ContainerPort) != 8080 {
+				t.Errorf("service api: load balancers %+v, want container api port 8080 in the target group", s.LoadBalancers)
+			}
+		}
+		if nc := s.NetworkConfiguration; nc == nil || nc.AwsvpcConfiguration == nil ||
+			len(nc.AwsvpcConfiguration.Subnets) != 2 || nc.AwsvpcConfiguration.AssignPublicIp != ecstypes.AssignPublicIpDisabled {
+			t.Errorf("service %s: network configuration %+v, want the 2 private subnets without public IPs", svc, nc)
+		}
+
+		td, err := c.DescribeTaskDefinition(w.ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: s.TaskDefinition})
+		if err != nil {
+			t.Fatalf("DescribeTaskDefinition %s: %v", aws.ToString(s.TaskDefinition), err)
+		}
+		def := td.TaskDefinition
+		if aws.ToString(def.Cpu) != d.cpu || aws.ToString(def.Memory) != d.memory {
+			t.Errorf("task definition %s: cpu %s / memory %s, want %s / %s (DESIGN.md)", aws.ToString(def.TaskDefinitionArn), aws.ToString(def.Cpu), aws.ToString(def.Memory), d.cpu, d.memory)
+		}
+		if len(def.ContainerDefinitions) != 1 || aws.ToString(def.ContainerDefinitions[0].Name) != svc {
+			t.Fatalf("task definition %s: containers %d, want one named %s", aws.ToString(def.TaskDefinitionArn), len(def.ContainerDefinitions), svc)
+		}
+		if st := aws.ToInt32(def.ContainerDefinitions[0].StopTimeout); st != d.stopTimeout {
+			t.Errorf("task definition %s: stopTimeout %d s, want %d", aws.ToString(def.TaskDefinitionArn), st, d.stopTimeout)
+		}
+		taskRole, execRole := aws.ToString(def.TaskRoleArn), aws.ToString(def.ExecutionRoleArn)
+		if !strings.HasSuffix(taskRole, ":role/"+w.name+"-"+svc+"-task") || !strings.HasSuffix(execRole, ":role/"+w.name+"-"+svc+"-execution") {
+			t.Errorf("task definition %s: task role %s, execution role %s; want the service's own two, separate", svc, taskRole, execRole)
+		}
+	}
+}
+
+func (w world) tableARN(name string) string {
+	res, err := dynamodb.NewFromConfig(w.cfg).DescribeTable(w.ctx, &dynamodb.DescribeTableInput{TableName: &name})
+	if err != nil {
+		w.t.Fatalf("DescribeTable %s: %v", name, err)
+	}
+	return aws.ToString(res.Table.TableArn)
+}
+
+func (w world) queueARN(queueURL string) string {
+	res, err := sqs.NewFromConfig(w.cfg).GetQueueAttributes(w.ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: &queueURL, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
+	})
+	if err != nil {
+		w.t.Fatalf("GetQueueAttributes %s: %v", queueURL, err)
+	}
+	return res.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
+}
+
+// statement is an IAM policy statement; Action and Resource may be a string
+// or a list.
+type statement struct {
+	Sid       string
+	Effect    string
+	Action    stringList
+	NotAction stringList
+	Resource  stringList
+	Condition map[string]map[string]stringList
+}
+
+type stringList []string
+
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*l = []string{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return err
+	}
+	*l = many
+	return nil
+}
+
+// rolePolicy returns the statements of the role's only policy, failing if
+// the role carries anything else (a second inline or an attached managed
+// policy), so the statements are the role's whole effective policy.
+func (w world) rolePolicy(role string) []statement {
+	t := w.t
+	c := iam.NewFromConfig(w.cfg)
+	attached, err := c.ListAttachedRolePolicies(w.ctx, &iam.ListAttachedRolePoliciesInput{RoleName: &role})
+	if err != nil {
+		t.Fatalf("ListAttachedRolePolicies %s: %v", role, err)
+	}
+	if len(attached.AttachedPolicies) > 0 {
+		t.Errorf("role %s has managed policies attached: %+v; want only its inline policy", role, attached.AttachedPolicies)
+	}
+	inline, err := c.ListRolePolicies(w.ctx, &iam.ListRolePoliciesInput{RoleName: &role})
+	if err != nil {
+		t.Fatalf("ListRolePolicies %s: %v", role, err)
+	}
+	if len(inline.PolicyNames) != 1 || inline.PolicyNames[0] != role {
+		t.Fatalf("role %s inline policies %v, want exactly [%s]", role, inline.PolicyNames, role)
+	}
+	p, err := c.GetRolePolicy(w.ctx, &iam.GetRolePolicyInput{RoleName: &role, PolicyName: &role})
+	if err != nil {
+		t.Fatalf("GetRolePolicy %s: %v", role, err)
+	}
+	doc := aws.ToString(p.PolicyDocument)
+	if dec, err := url.QueryUnescape(doc); err == nil && strings.HasPrefix(strings.TrimSpace(dec), "{") {
+		doc = dec
+	}
+	var policy struct{ Statement []statement }
+	if err := json.Unmarshal([]byte(doc), &policy); err != nil {
+		t.Fatalf("role %s policy is not JSON: %v\n%s", role, err, doc)
+	}
+	return policy.Statement
+}
+
+func (w world) checkTaskRoles(arns map[string]string) {
+	for _, svc := range []string{"api", "worker", "dlq"} {
+		role := w.name + "-" + svc + "-task"
+		var got []string
+		for _, s := range w.rolePolicy(role) {
+			if s.Effect != "Allow" || len(s.NotAction) > 0 || len(s.Condition) > 0 {
+				w.t.Errorf("role %s statement %s: effect %s, NotAction %v, Condition %v; want plain Allow statements", role, s.Sid, s.Effect, s.NotAction, s.Condition)
+			}
+			for _, a := range s.Action {
+				for _, r := range s.Resource {
+					got = append(got, a+" on "+r)
+				}
+			}
+		}
+		var want []string
+		for _, g := range taskRoleGrants[svc] {
+			want = append(want, g.action+" on "+arns[g.resource])
+		}
+		sort.Strings(got)
+		sort.Strings(want)
+		if !slices.Equal(got, want) {
+			w.t.Errorf("task role %s, effective grants:\n got %s\nwant %s", role, strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+		}
+	}
+}
+
+func (w world) checkDeployRole() {
+	t := w.t
+	role := w.name + "-deploy"
+	var passRole *statement
+	for _, s := range w.rolePolicy(role) {
+		for _, a := range s.Action {
+			if strings.Contains(a, "*") {
+				t.Errorf("deploy role statement %s grants the wildcard action %s", s.Sid, a)
+			}
+			if a == "iam:PassRole" {
+				passRole = &s
+			}
+		}
+	}
+	if passRole == nil {
+		t.Fatalf("deploy role %s cannot pass the service roles (no iam:PassRole)", role)
+	}
+	var got []string
+	for _, r := range passRole.Resource {
+		got = append(got, r[strings.LastIndex(r, "/")+1:])
+	}
+	want := []string{}
+	for _, svc := range []string{"api", "worker", "dlq"} {
+		want = append(want, w.name+"-"+svc+"-task", w.name+"-"+svc+"-execution")
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("deploy role may pass %v, want exactly %v", got, want)
+	}
+	if to := passRole.Condition["StringEquals"]["iam:PassedToService"]; !slices.Equal(to, []string{"ecs-tasks.amazonaws.com"}) {
+		t.Errorf("deploy role's iam:PassRole condition iam:PassedToService = %v, want [ecs-tasks.amazonaws.com]", to)
+	}
+}
+
+func (w world) checkRepositories() {
+	t := w.t
+	c := ecr.NewFromConfig(w.cfg)
+	for _, svc := range []string{"api", "worker", "dlq"} {
+		repo := w.name + "/" + svc
+		res, err := c.DescribeRepositories(w.ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{repo}})
+		if err != nil || len(res.Repositories) != 1 {
+			t.Fatalf("DescribeRepositories %s: %v", repo, err)
+		}
+		r := res.Repositories[0]
+		scan := r.ImageScanningConfiguration != nil && r.ImageScanningConfiguration.ScanOnPush
+		if r.ImageTagMutability != "IMMUTABLE" || !scan {
+			t.Errorf("repository %s: tags %s, scan on push %t; want IMMUTABLE and true", repo, r.ImageTagMutability, scan)
+		}
+		lp, err := c.GetLifecyclePolicy(w.ctx, &ecr.GetLifecyclePolicyInput{RepositoryName: &repo})
+		if err != nil {
+			t.Fatalf("GetLifecyclePolicy %s: %v", repo, err)
+		}
+		var policy struct {
+			Rules []struct {
+				Selection struct{ TagStatus, CountType string }
+			}
+		}
+		if err := json.Unmarshal([]byte(aws.ToString(lp.LifecyclePolicyText)), &policy); err != nil {
+			t.Fatalf("repository %s lifecycle policy: %v", repo, err)
+		}
+		var rules []string
+		for _, r := range policy.Rules {
+			rules = append(rules, r.Selection.TagStatus+"/"+r.Selection.CountType)
+		}
+		if want := []string{"untagged/sinceImagePushed", "any/imageCountMoreThan"}; !slices.Equal(rules, want) {
+			t.Errorf("repository %s lifecycle rules %v, want %v", repo, rules, want)
+		}
+	}
+}
+
+func (w world) checkQueues(queueURL, dlqARN string) {
+	t := w.t
+	res, err := sqs.NewFromConfig(w.cfg).GetQueueAttributes(w.ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: &queueURL, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll},
+	})
+	if err != nil {
+		t.Fatalf("GetQueueAttributes %s: %v", queueURL, err)
+	}
+	var redrive struct {
+		DeadLetterTargetArn string
+		MaxReceiveCount     json.Number
+	}
+	if err := json.Unmarshal([]byte(res.Attributes["RedrivePolicy"]), &redrive); err != nil {
+		t.Fatalf("queue %s redrive policy %q: %v", queueURL, res.Attributes["RedrivePolicy"], err)
+	}
+	if redrive.DeadLetterTargetArn != dlqARN || redrive.MaxReceiveCount.String() != "5" {
+		t.Errorf("queue %s redrive: to %s after %s receives, want to %s after 5", queueURL, redrive.DeadLetterTargetArn, redrive.MaxReceiveCount, dlqARN)
+	}
+	if got := res.Attributes["ReceiveMessageWaitTimeSeconds"]; got != "20" {
+		t.Errorf("queue %s long polling: wait %s s, want 20", queueURL, got)
+	}
+	if got := res.Attributes["SqsManagedSseEnabled"]; got != "true" {
+		t.Errorf("queue %s SqsManagedSseEnabled %q, want true", queueURL, got)
+	}
+}
+
+func (w world) checkTable(name string) {
+	t := w.t
+	c := dynamodb.NewFromConfig(w.cfg)
+	res, err := c.DescribeTable(w.ctx, &dynamodb.DescribeTableInput{TableName: &name})
+	if err != nil {
+		t.Fatalf("DescribeTable %s: %v", name, err)
+	}
+	if b := res.Table.BillingModeSummary; b == nil || b.BillingMode != "PAY_PER_REQUEST" {
+		t.Errorf("table %s billing %+v, want PAY_PER_REQUEST (on demand)", name, b)
+	}
+	pitr, err := c.DescribeContinuousBackups(w.ctx, &dynamodb.DescribeContinuousBackupsInput{TableName: &name})
+	if err != nil {
+		t.Fatalf("DescribeContinuousBackups %s: %v", name, err)
+	}
+	if d := pitr.ContinuousBackupsDescription; d == nil || d.PointInTimeRecoveryDescription == nil || d.PointInTimeRecoveryDescription.PointInTimeRecoveryStatus != "ENABLED" {
+		t.Errorf("table %s: point-in-time recovery not enabled: %+v", name, d)
+	}
+}
+
+// checkAutoscalingPlan plans the applied world with autoscaling switched on
+// (moto cannot hold it, see local.auto.tfvars) and checks the planned
+// scalable targets and alarms against the design.
+func checkAutoscalingPlan(t *testing.T, tf *tfexec.Terraform, vars []string) {
+	ctx := context.Background()
+	planFile := filepath.Join(t.TempDir(), "autoscaling.tfplan")
+	opts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.Refresh(false), tfexec.Var("enable_autoscaling=true")}
+	for _, v := range vars {
+		opts = append(opts, tfexec.Var(v))
+	}
+	if _, err := tf.Plan(ctx, opts...); err != nil {
+		t.Fatalf("terraform plan with enable_autoscaling=true: %v", err)
+	}
+	plan, err := tf.ShowPlanFile(ctx, planFile)
+	if err != nil {
+		t.Fatalf("terraform show %s: %v", planFile, err)
+	}
+	after := map[string]map[string]any{}
+	for _, rc := range plan.ResourceChanges {
+		if rc.Change != nil && rc.Change.Actions.Create() {
+			if m, ok := rc.Change.After.(map[string]any); ok {
+				after[rc.Address] = m
+			}
+		}
+	}
+	metricNames := func(alarm map[string]any) []string {
+		var names []string
+		qs, _ := alarm["metric_query"].([]any)
+		for _, q := range qs {
+			ms, _ := q.(map[string]any)["metric"].([]any)
+			for _, m := range ms {
+				names = append(names, fmt.Sprint(m.(map[string]any)["metric_name"]))
+			}
+		}
+		sort.Strings(names)
+		return names
+	}
+	cases := []struct {
+		svc        string
+		threshold  float64
+		periods    float64
+		metricName string
+	}{
+		{"api", 70, 2, "CPUUtilization"},
+		{"worker", 500, 2, "ApproximateNumberOfMessagesVisible"},
+		{"dlq", 0, 1, "ApproximateNumberOfMessagesVisible"},
+	}
+	for _, c := range cases {
+		target := after["module."+c.svc+".aws_appautoscaling_target.this[0]"]
+		if target == nil {
+			t.Errorf("plan creates no scalable target for %s", c.svc)
+			continue
+		}
+		d := design[c.svc]
+		if target["min_capacity"] != float64(d.min) || target["max_capacity"] != float64(d.max) {
+			t.Errorf("%s scales %v → %v, want %d → %d", c.svc, target["min_capacity"], target["max_capacity"], d.min, d.max)
+		}
+		alarm := after["module."+c.svc+".aws_cloudwatch_metric_alarm.high[0]"]
+		if alarm == nil {
+			t.Errorf("plan creates no scale-out alarm for %s", c.svc)
+			continue
+		}
+		got := fmt.Sprintf("%v > %v for %v periods on %v", alarm["metric_name"], alarm["threshold"], alarm["evaluation_periods"], metricNames(alarm))
+		want := fmt.Sprintf("<nil> > %v for %v periods on [%s]", c.threshold, c.periods, c.metricName)
+		if got != want {
+			t.Errorf("%s scale-out alarm:\n got %s\nwant %s", c.svc, got, want)
+		}
+	}
+}

@@ -1,0 +1,523 @@
+package ecsstandin
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+)
+
+// The ECS JSON 1.1 protocol: POST / with X-Amz-Target naming the operation.
+
+const targetPrefix = "AmazonEC2ContainerServiceV20141113."
+
+type apiError struct{ code, msg string }
+
+func (e apiError) Error() string { return e.code + ": " + e.msg }
+
+// readOps share the account's read budget (~20 requests a second).
+var readOps = map[string]bool{
+	"DescribeServices": true, "DescribeTasks": true, "DescribeTaskDefinition": true,
+	"ListTasks": true, "ListTaskDefinitions": true, "DescribeClusters": true, "ListServices": true,
+}
+
+func (s *Server) serveECS(rw http.ResponseWriter, r *http.Request) {
+	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
+	if !ok || r.Method != http.MethodPost {
+		writeError(rw, apiError{"UnknownOperationException", "missing or unknown X-Amz-Target header"})
+		return
+	}
+	var body map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		writeError(rw, apiError{"SerializationException", "request body is not JSON: " + err.Error()})
+		return
+	}
+	w := s.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.calls[op]++
+	if readOps[op] && !w.bucket.take(time.Now()) {
+		w.throttled++
+		writeError(rw, apiError{"ThrottlingException", "Rate exceeded"})
+		return
+	}
+	now := w.clock.Now()
+	w.advance(now)
+	h := handlers[op]
+	if h == nil {
+		writeError(rw, apiError{"UnknownOperationException", "the ECS stand-in does not implement " + op})
+		return
+	}
+	out, err := h(w, req(body), now)
+	if err != nil {
+		writeError(rw, err)
+		return
+	}
+	rw.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_ = json.NewEncoder(rw).Encode(out)
+}
+
+func writeError(rw http.ResponseWriter, err error) {
+	ae, ok := err.(apiError)
+	if !ok {
+		ae = apiError{"ServerException", err.Error()}
+	}
+	rw.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	rw.Header().Set("X-Amzn-ErrorType", ae.code)
+	status := http.StatusBadRequest
+	if ae.code == "ServerException" {
+		status = http.StatusInternalServerError
+	}
+	rw.WriteHeader(status)
+	_ = json.NewEncoder(rw).Encode(map[string]string{"__type": ae.code, "message": ae.msg})
+}
+
+type req map[string]any
+
+func (r req) str(k string) string { v, _ := r[k].(string); return v }
+
+func (r req) num(k string, def int) int {
+	if v, ok := r[k].(float64); ok {
+		return int(v)
+	}
+	return def
+}
+
+func (r req) strs(k string) []string {
+	var out []string
+	vs, _ := r[k].([]any)
+	for _, v := range vs {
+		if s, ok := v.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (r req) obj(k string) req { v, _ := r[k].(map[string]any); return req(v) }
+
+func epoch(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return float64(t.UnixNano()) / 1e9
+}
+
+type handler func(w *world, r req, now time.Time) (any, error)
+
+var handlers = map[string]handler{
+	"CreateCluster":            createCluster,
+	"RegisterTaskDefinition":   registerTaskDefinition,
+	"DescribeTaskDefinition":   describeTaskDefinition,
+	"DeregisterTaskDefinition": deregisterTaskDefinition,
+	"ListTaskDefinitions":      listTaskDefinitions,
+	"CreateService":            createService,
+	"UpdateService":            updateService,
+	"DescribeServices":         describeServices,
+	"ListTasks":                listTasks,
+	"DescribeTasks":            describeTasks,
+}
+
+func createCluster(w *world, r req, now time.Time) (any, error) {
+	name := r.str("clusterName")
+	if name == "" {
+		name = "default"
+	}
+	c := w.clusters[name]
+	if c == nil {
+		c = &cluster{name: name, arn: fmt.Sprintf("arn:aws:ecs:%s:%s:cluster/%s", region, account, name),
+			services: map[string]*service{}, tasks: map[string]*task{}}
+		w.clusters[name] = c
+	}
+	return map[string]any{"cluster": map[string]any{"clusterArn": c.arn, "clusterName": c.name, "status": "ACTIVE"}}, nil
+}
+
+func registerTaskDefinition(w *world, r req, now time.Time) (any, error) {
+	family := r.str("family")
+	if family == "" {
+		return nil, apiError{"ClientException", "Family is required."}
+	}
+	body := map[string]any{}
+	var tags []tag
+	for k, v := range r {
+		if k == "tags" {
+			b, _ := json.Marshal(v)
+			_ = json.Unmarshal(b, &tags)
+			continue
+		}
+		body[k] = v
+	}
+	td := &taskDef{family: family, revision: len(w.families[family]) + 1, status: "ACTIVE", body: body, tags: tags, registeredAt: now}
+	if len(td.containers()) == 0 {
+		return nil, apiError{"ClientException", "Container list cannot be empty."}
+	}
+	for _, c := range td.containers() {
+		if c.Name == "" || c.Image == "" {
+			return nil, apiError{"ClientException", "Container.name and Container.image should not be null or empty."}
+		}
+	}
+	td.arn = fmt.Sprintf("arn:aws:ecs:%s:%s:task-definition/%s:%d", region, account, family, td.revision)
+	w.taskDefs[td.arn] = td
+	w.families[family] = append(w.families[family], td)
+	return map[string]any{"taskDefinition": td.json(), "tags": tagsJSON(td.tags)}, nil
+}
+
+func tagsJSON(ts []tag) []tag {
+	if ts == nil {
+		return []tag{}
+	}
+	return ts
+}
+
+func (td *taskDef) json() map[string]any {
+	m := map[string]any{}
+	for k, v := range td.body {
+		m[k] = v
+	}
+	m["taskDefinitionArn"] = td.arn
+	m["family"] = td.family
+	m["revision"] = td.revision
+	m["status"] = td.status
+	m["registeredAt"] = epoch(td.registeredAt)
+	return m
+}
+
+func describeTaskDefinition(w *world, r req, now time.Time) (any, error) {
+	td, err := w.taskDef(r.str("taskDefinition"))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{"taskDefinition": td.json()}
+	for _, inc := range r.strs("include") {
+		if inc == "TAGS" {
+			out["tags"] = tagsJSON(td.tags)
+		}
+	}
+	return out, nil
+}
+
+func deregisterTaskDefinition(w *world, r req, now time.Time) (any, error) {
+	ref := r.str("taskDefinition")
+	if !strings.Contains(lastSegment(ref), ":") {
+		return nil, apiError{"ClientException", "A revision is required to deregister a task definition."}
+	}
+	td, err := w.taskDef(ref)
+	if err != nil {
+		return nil, err
+	}
+	td.status = "INACTIVE"
+	return map[string]any{"taskDefinition": td.json()}, nil
+}
+
+func listTaskDefinitions(w *world, r req, now time.Time) (any, error) {
+	prefix, status := r.str("familyPrefix"), r.str("status")
+	if status == "" {
+		status = "ACTIVE"
+	}
+	var tds []*taskDef
+	for _, td := range w.taskDefs {
+		if strings.HasPrefix(td.family, prefix) && td.status == status {
+			tds = append(tds, td)
+		}
+	}
+	sort.Slice(tds, func(i, j int) bool {
+		if tds[i].family != tds[j].family {
+			return tds[i].family < tds[j].family
+		}
+		return tds[i].revision < tds[j].revision
+	})
+	if r.str("sort") == "DESC" {
+		for i, j := 0, len(tds)-1; i < j; i, j = i+1, j-1 {
+			tds[i], tds[j] = tds[j], tds[i]
+		}
+	}
+	arns := []string{}
+	for _, td := range tds {
+		arns = append(arns, td.arn)
+	}
+	return map[string]any{"taskDefinitionArns": arns}, nil
+}
+
+func applyDeploymentConfig(s *service, r req) error {
+	dc := r.obj("deploymentConfiguration")
+	if dc == nil {
+		return nil
+	}
+	s.minPct = dc.num("minimumHealthyPercent", s.minPct)
+	s.maxPct = dc.num("maximumPercent", s.maxPct)
+	if cb := dc.obj("deploymentCircuitBreaker"); cb != nil {
+		s.breaker, _ = cb["enable"].(bool)
+		s.rollback, _ = cb["rollback"].(bool)
+	}
+	if s.maxPct < 100 || s.minPct < 0 || s.minPct > 100 {
+		return apiError{"InvalidParameterException", fmt.Sprintf("deploymentConfiguration: maximumPercent %d must be at least 100 and minimumHealthyPercent %d between 0 and 100", s.maxPct, s.minPct)}
+	}
+	return nil
+}
+
+func createService(w *world, r req, now time.Time) (any, error) {
+	c, err := w.cluster(r.str("cluster"))
+	if err != nil {
+		return nil, err
+	}
+	name := r.str("serviceName")
+	if name == "" {
+		return nil, apiError{"InvalidParameterException", "serviceName is required."}
+	}
+	if c.services[name] != nil {
+		return nil, apiError{"InvalidParameterException", "Creation of service was not idempotent."}
+	}
+	td, err := w.taskDef(r.str("taskDefinition"))
+	if err != nil {
+		return nil, err
+	}
+	s := &service{name: name, arn: fmt.Sprintf("arn:aws:ecs:%s:%s:service/%s/%s", region, account, c.name, name),
+		cluster: c, created: now, taskDef: td.arn, desired: r.num("desiredCount", 0), minPct: 100, maxPct: 200,
+		grace: r.num("healthCheckGracePeriodSeconds", 0), launchType: r.str("launchType"), network: r["networkConfiguration"]}
+	if s.launchType == "" {
+		s.launchType = "FARGATE"
+	}
+	if err := applyDeploymentConfig(s, r); err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(r["loadBalancers"])
+	_ = json.Unmarshal(b, &s.lbs)
+	s.deployments = []*deployment{w.newDeployment(s, td.arn, now)}
+	c.services[name] = s
+	return map[string]any{"service": w.serviceJSON(s)}, nil
+}
+
+func (w *world) service(r req, key string) (*service, error) {
+	c, err := w.cluster(r.str("cluster"))
+	if err != nil {
+		return nil, err
+	}
+	ref := r.str(key)
+	s := c.services[lastSegment(ref)]
+	if s == nil {
+		return nil, apiError{"ServiceNotFoundException", fmt.Sprintf("Service not found: %s in cluster %s.", ref, c.name)}
+	}
+	return s, nil
+}
+
+func updateService(w *world, r req, now time.Time) (any, error) {
+	s, err := w.service(r, "service")
+	if err != nil {
+		return nil, err
+	}
+	newTD := s.taskDef
+	if ref := r.str("taskDefinition"); ref != "" {
+		td, err := w.taskDef(ref)
+		if err != nil {
+			return nil, err
+		}
+		if td.status != "ACTIVE" {
+			return nil, apiError{"ClientException", fmt.Sprintf("TaskDefinition %s is inactive.", td.arn)}
+		}
+		newTD = td.arn
+	}
+	if err := applyDeploymentConfig(s, r); err != nil {
+		return nil, err
+	}
+	if _, ok := r["desiredCount"]; ok {
+		s.desired = r.num("desiredCount", s.desired)
+	}
+	if v, ok := r["healthCheckGracePeriodSeconds"]; ok && v != nil {
+		s.grace = r.num("healthCheckGracePeriodSeconds", s.grace)
+	}
+	force, _ := r["forceNewDeployment"].(bool)
+	if newTD != s.taskDef || force {
+		for _, d := range s.deployments {
+			d.status = "ACTIVE"
+		}
+		d := w.newDeployment(s, newTD, now)
+		s.deployments = append([]*deployment{d}, s.deployments...)
+		s.taskDef = newTD
+		s.steady = false
+	}
+	return map[string]any{"service": w.serviceJSON(s)}, nil
+}
+
+func describeServices(w *world, r req, now time.Time) (any, error) {
+	c, err := w.cluster(r.str("cluster"))
+	if err != nil {
+		return nil, err
+	}
+	names := r.strs("services")
+	if len(names) == 0 || len(names) > 10 {
+		return nil, apiError{"InvalidParameterException", fmt.Sprintf("services: %d given; DescribeServices takes between 1 and 10 services.", len(names))}
+	}
+	svcs, failures := []any{}, []any{}
+	for _, n := range names {
+		s := c.services[lastSegment(n)]
+		if s == nil {
+			failures = append(failures, map[string]any{"arn": fmt.Sprintf("arn:aws:ecs:%s:%s:service/%s/%s", region, account, c.name, lastSegment(n)), "reason": "MISSING"})
+			continue
+		}
+		svcs = append(svcs, w.serviceJSON(s))
+	}
+	return map[string]any{"services": svcs, "failures": failures}, nil
+}
+
+func (w *world) serviceJSON(s *service) map[string]any {
+	var running, pending int
+	perDep := map[*deployment][2]int{}
+	for _, t := range s.tasks() {
+		if t.lastStatus == "STOPPED" || t.desired == "STOPPED" {
+			continue
+		}
+		c := perDep[t.dep]
+		if t.lastStatus == "RUNNING" {
+			running++
+			c[0]++
+		} else {
+			pending++
+			c[1]++
+		}
+		perDep[t.dep] = c
+	}
+	deps := []any{}
+	for i, d := range s.deployments {
+		c := perDep[d]
+		desired := c[0] + c[1]
+		if i == 0 {
+			desired = s.desired
+		}
+		m := map[string]any{"id": d.id, "status": d.status, "taskDefinition": d.taskDef,
+			"desiredCount": desired, "runningCount": c[0], "pendingCount": c[1], "failedTasks": d.failed,
+			"createdAt": epoch(d.created), "updatedAt": epoch(d.updated), "launchType": s.launchType,
+			"rolloutState": d.rollout}
+		if d.reason != "" {
+			m["rolloutStateReason"] = d.reason
+		}
+		deps = append(deps, m)
+	}
+	events := []any{}
+	for _, e := range s.events {
+		events = append(events, map[string]any{"id": e.id, "createdAt": epoch(e.created), "message": e.message})
+	}
+	lbs := s.lbs
+	if lbs == nil {
+		lbs = []loadBalancer{}
+	}
+	out := map[string]any{
+		"serviceArn": s.arn, "serviceName": s.name, "clusterArn": s.cluster.arn, "status": "ACTIVE",
+		"desiredCount": s.desired, "runningCount": running, "pendingCount": pending,
+		"launchType": s.launchType, "taskDefinition": s.taskDef, "createdAt": epoch(s.created),
+		"deploymentConfiguration": map[string]any{
+			"deploymentCircuitBreaker": map[string]any{"enable": s.breaker, "rollback": s.rollback},
+			"maximumPercent":           s.maxPct, "minimumHealthyPercent": s.minPct,
+		},
+		"deploymentController": map[string]any{"type": "ECS"}, "schedulingStrategy": "REPLICA",
+		"deployments": deps, "events": events, "loadBalancers": lbs,
+	}
+	if s.grace > 0 {
+		out["healthCheckGracePeriodSeconds"] = s.grace
+	}
+	if s.network != nil {
+		out["networkConfiguration"] = s.network
+	}
+	return out
+}
+
+func listTasks(w *world, r req, now time.Time) (any, error) {
+	c, err := w.cluster(r.str("cluster"))
+	if err != nil {
+		return nil, err
+	}
+	svc, startedBy := r.str("serviceName"), r.str("startedBy")
+	want := r.str("desiredStatus")
+	if want == "" {
+		want = "RUNNING"
+	}
+	var ts []*task
+	for _, t := range c.tasks {
+		if svc != "" && t.svc.name != lastSegment(svc) {
+			continue
+		}
+		if startedBy != "" && t.dep.id != startedBy {
+			continue
+		}
+		if (want == "STOPPED") != (t.desired == "STOPPED") {
+			continue
+		}
+		ts = append(ts, t)
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].created.After(ts[j].created) })
+	limit := r.num("maxResults", 100)
+	arns := []string{}
+	for i, t := range ts {
+		if i >= limit {
+			break
+		}
+		arns = append(arns, t.arn)
+	}
+	return map[string]any{"taskArns": arns}, nil
+}
+
+func describeTasks(w *world, r req, now time.Time) (any, error) {
+	c, err := w.cluster(r.str("cluster"))
+	if err != nil {
+		return nil, err
+	}
+	refs := r.strs("tasks")
+	if len(refs) == 0 || len(refs) > 100 {
+		return nil, apiError{"InvalidParameterException", fmt.Sprintf("tasks: %d given; DescribeTasks takes between 1 and 100 tasks.", len(refs))}
+	}
+	tasks, failures := []any{}, []any{}
+	for _, ref := range refs {
+		var t *task
+		for _, x := range c.tasks {
+			if x.arn == ref || x.id == lastSegment(ref) {
+				t = x
+			}
+		}
+		if t == nil {
+			failures = append(failures, map[string]any{"arn": ref, "reason": "MISSING"})
+			continue
+		}
+		tasks = append(tasks, taskJSON(c, t))
+	}
+	return map[string]any{"tasks": tasks, "failures": failures}, nil
+}
+
+func taskJSON(c *cluster, t *task) map[string]any {
+	ctrs := []any{}
+	for _, spec := range t.containers {
+		m := map[string]any{"name": spec.Name, "image": spec.Image, "taskArn": t.arn,
+			"containerArn": fmt.Sprintf("arn:aws:ecs:%s:%s:container/%s/%s/%s", region, account, c.name, t.id, spec.Name),
+			"lastStatus":   t.lastStatus}
+		if d := t.digests[spec.Name]; d != "" && t.lastStatus != "PENDING" {
+			m["imageDigest"] = d
+		}
+		if code, ok := t.exitCodes[spec.Name]; ok {
+			m["exitCode"] = code
+		}
+		if why := t.ctrReasons[spec.Name]; why != "" {
+			m["reason"] = why
+		}
+		ctrs = append(ctrs, m)
+	}
+	out := map[string]any{"taskArn": t.arn, "clusterArn": c.arn, "taskDefinitionArn": t.taskDef,
+		"group": "service:" + t.svc.name, "startedBy": t.dep.id, "lastStatus": t.lastStatus,
+		"desiredStatus": t.desired, "createdAt": epoch(t.created), "launchType": t.svc.launchType,
+		"containers": ctrs, "healthStatus": "UNKNOWN"}
+	if !t.startedAt.IsZero() {
+		out["startedAt"] = epoch(t.startedAt)
+	}
+	if !t.stoppingAt.IsZero() {
+		out["stoppingAt"] = epoch(t.stoppingAt)
+	}
+	if !t.stoppedAt.IsZero() {
+		out["stoppedAt"] = epoch(t.stoppedAt)
+	}
+	if t.stopCode != "" {
+		out["stopCode"] = t.stopCode
+	}
+	if t.reason != "" {
+		out["stoppedReason"] = t.reason
+	}
+	return out
+}

@@ -1,0 +1,212 @@
+// Package ecsstandin is the ECS rollout stand-in: a loopback HTTP server
+// speaking the ECS JSON 1.1 protocol for the calls conveyor's deploy and
+// rollback actions make, with a rolling-deployment state machine that follows
+// AWS's documented semantics (minimumHealthyPercent rounds up,
+// maximumPercent rounds down, the circuit breaker's threshold and rollback to
+// the last COMPLETED deployment, event texts, stopped tasks kept for an hour,
+// at most 10 services per DescribeServices, read throttling).
+//
+// moto records ECS calls but never progresses a deployment; this server does,
+// driven by a Scenario that says what tasks of each image do, on a Clock that
+// tests advance by hand or run faster than real time.
+package ecsstandin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// Options configure a Server.
+type Options struct {
+	Scenario Scenario
+	// Speed is virtual seconds per real second; 0 means the clock moves
+	// only through Advance.
+	Speed float64
+	// Start is the clock's initial virtual time (default: now).
+	Start time.Time
+	// Launcher starts tasks (default: simulated from the Scenario).
+	Launcher Launcher
+}
+
+// Server is a running stand-in.
+type Server struct {
+	w   *world
+	srv *http.Server
+	ln  net.Listener
+	URL string // http://127.0.0.1:PORT once listening
+}
+
+// New returns a stand-in that is not yet listening; it is an http.Handler.
+func New(opts Options) (*Server, error) {
+	if err := opts.Scenario.validate(); err != nil {
+		return nil, err
+	}
+	start := opts.Start
+	if start.IsZero() {
+		start = time.Now().UTC().Truncate(time.Second)
+	}
+	w := &world{clock: NewClock(start, opts.Speed), scen: opts.Scenario,
+		clusters: map[string]*cluster{}, taskDefs: map[string]*taskDef{}, families: map[string][]*taskDef{},
+		deployments: map[string]*deployment{}, calls: map[string]int{},
+		idBase: 1_000_000_000_000_000_000 + rand.Uint64N(8_000_000_000_000_000_000),
+		bucket: newBucket(opts.Scenario.ThrottleRate, opts.Scenario.ThrottleBurst)}
+	w.launcher = opts.Launcher
+	if w.launcher == nil {
+		w.launcher = scenarioLauncher{get: w.scenario}
+	}
+	return &Server{w: w}, nil
+}
+
+// Listen serves on addr (e.g. 127.0.0.1:0) until Close.
+func (s *Server) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("ecs stand-in: listen on %s: %w", addr, err)
+	}
+	s.ln = ln
+	s.URL = "http://" + ln.Addr().String()
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.srv.Serve(ln) }()
+	return nil
+}
+
+// Close stops serving.
+func (s *Server) Close() error {
+	if s.srv == nil {
+		return nil
+	}
+	err := s.srv.Close()
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// ServeHTTP answers ECS calls on POST / and the stand-in's own controls under
+// /standin/.
+func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/standin/stats":
+		rw.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(rw).Encode(s.Stats())
+	case "/standin/advance":
+		d, err := time.ParseDuration(r.URL.Query().Get("by"))
+		if err != nil || r.Method != http.MethodPost {
+			http.Error(rw, "POST /standin/advance?by=DURATION (e.g. 30s)", http.StatusBadRequest)
+			return
+		}
+		s.Advance(d)
+	case "/standin/scenario":
+		var sc Scenario
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&sc); err != nil || r.Method != http.MethodPut {
+			http.Error(rw, fmt.Sprintf("PUT /standin/scenario with a scenario JSON body: %v", err), http.StatusBadRequest)
+			return
+		}
+		if err := s.SetScenario(sc); err != nil {
+			http.Error(rw, err.Error(), http.StatusBadRequest)
+		}
+	default:
+		s.serveECS(rw, r)
+	}
+}
+
+// Clock is the stand-in's clock.
+func (s *Server) Clock() *Clock { return s.w.clock }
+
+// Advance moves virtual time forward and runs the scheduler up to it.
+func (s *Server) Advance(d time.Duration) {
+	s.w.mu.Lock()
+	defer s.w.mu.Unlock()
+	s.w.clock.Advance(d)
+	s.w.advance(s.w.clock.Now())
+}
+
+// SetScenario replaces the scenario; tasks launched from now on follow it.
+func (s *Server) SetScenario(sc Scenario) error {
+	if err := sc.validate(); err != nil {
+		return err
+	}
+	s.w.mu.Lock()
+	defer s.w.mu.Unlock()
+	s.w.scen = sc
+	s.w.bucket = newBucket(sc.ThrottleRate, sc.ThrottleBurst)
+	return nil
+}
+
+// Stats are what the stand-in counted: calls per operation, throttled calls,
+// and each deployment's terminal transition.
+type Stats struct {
+	Calls       map[string]int    `json:"calls"`
+	Throttled   int               `json:"throttled"`
+	Deployments []DeploymentStats `json:"deployments"`
+}
+
+// DeploymentStats is one deployment as the stand-in saw it.
+type DeploymentStats struct {
+	ID           string `json:"id"`
+	Service      string `json:"service"`
+	RolloutState string `json:"rolloutState"`
+	// TerminalAt is the virtual time rolloutState left IN_PROGRESS;
+	// TerminalAtReal the real time the clock showed it (speed > 0 only).
+	TerminalAt     time.Time `json:"terminalAt,omitzero"`
+	TerminalAtReal time.Time `json:"terminalAtReal,omitzero"`
+}
+
+// Stats returns the counters, after running the scheduler up to now.
+func (s *Server) Stats() Stats {
+	w := s.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.advance(w.clock.Now())
+	st := Stats{Calls: map[string]int{}, Throttled: w.throttled}
+	for k, v := range w.calls {
+		st.Calls[k] = v
+	}
+	for _, c := range w.clusters {
+		for _, svc := range c.services {
+			seen := map[string]bool{}
+			for _, d := range append(append([]*deployment{}, svc.deployments...), svc.completed...) {
+				if seen[d.id] {
+					continue
+				}
+				seen[d.id] = true
+				ds := DeploymentStats{ID: d.id, Service: svc.name, RolloutState: d.rollout, TerminalAt: d.terminalAt}
+				if !d.terminalAt.IsZero() {
+					ds.TerminalAtReal = w.clock.RealTime(d.terminalAt)
+				}
+				st.Deployments = append(st.Deployments, ds)
+			}
+		}
+	}
+	sort.Slice(st.Deployments, func(i, j int) bool { return st.Deployments[i].ID < st.Deployments[j].ID })
+	return st
+}
+
+// Config returns an AWS SDK configuration aimed at this server.
+func (s *Server) Config(ctx context.Context) (aws.Config, error) {
+	return config.LoadDefaultConfig(ctx,
+		config.WithRegion(region),
+		config.WithBaseEndpoint(s.URL),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("standin", "standin", "")),
+	)
+}
+
+// Env returns the variables that aim a child process (the deploy command, the
+// aws CLI) at this server.
+func (s *Server) Env() []string {
+	return []string{"AWS_ENDPOINT_URL_ECS=" + s.URL, "AWS_REGION=" + region, "AWS_DEFAULT_REGION=" + region,
+		"AWS_ACCESS_KEY_ID=standin", "AWS_SECRET_ACCESS_KEY=standin"}
+}

@@ -1,0 +1,150 @@
+// Package queue carries task messages over SQS. Queues are addressed by the
+// URL from configuration, never looked up by name, so no service needs
+// sqs:GetQueueUrl.
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// MaxBatch is SQS's limit on messages per receive and per batch call.
+const MaxBatch = 10
+
+// Body is what a task message carries: enough for the worker to run the
+// task without reading the table (the worker has no dynamodb:GetItem).
+type Body struct {
+	TaskID  string `json:"task_id"`
+	Type    string `json:"type"`
+	Payload []byte `json:"payload,omitempty"`
+}
+
+// Message is one received message.
+type Message struct {
+	ID            string
+	ReceiptHandle string
+	Body          Body
+	BodyErr       error // set when the body is not a task message
+	ReceiveCount  int   // ApproximateReceiveCount: this delivery is the ReceiveCount-th
+}
+
+// Queue is one SQS queue.
+type Queue struct {
+	sqs *sqs.Client
+	url string
+}
+
+// New returns the queue at url.
+func New(client *sqs.Client, url string) *Queue { return &Queue{sqs: client, url: url} }
+
+// URL is the queue's URL.
+func (q *Queue) URL() string { return q.url }
+
+// Send enqueues a task message.
+func (q *Queue) Send(ctx context.Context, b Body) error {
+	raw, err := json.Marshal(b)
+	if err != nil {
+		return fmt.Errorf("encode message for task %s: %w", b.TaskID, err)
+	}
+	if _, err := q.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &q.url, MessageBody: aws.String(string(raw))}); err != nil {
+		return fmt.Errorf("send task %s to %s: %w", b.TaskID, q.url, err)
+	}
+	return nil
+}
+
+// Receive long-polls for up to max messages (at most MaxBatch), waiting up
+// to wait, and hides them for visibility.
+func (q *Queue) Receive(ctx context.Context, max int, wait, visibility time.Duration) ([]Message, error) {
+	out, err := q.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl:                    &q.url,
+		MaxNumberOfMessages:         int32(min(max, MaxBatch)),
+		WaitTimeSeconds:             int32(wait / time.Second),
+		VisibilityTimeout:           int32(visibility / time.Second),
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("receive from %s: %w", q.url, err)
+	}
+	msgs := make([]Message, 0, len(out.Messages))
+	for _, m := range out.Messages {
+		msg := Message{ID: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle)}
+		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &msg.Body); err != nil {
+			msg.BodyErr = fmt.Errorf("message %s on %s is not a task message: %w", msg.ID, q.url, err)
+		} else if msg.Body.TaskID == "" {
+			msg.BodyErr = fmt.Errorf("message %s on %s has no task_id", msg.ID, q.url)
+		}
+		msg.ReceiveCount, _ = strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
+		msgs = append(msgs, msg)
+	}
+	return msgs, nil
+}
+
+// Extend sets one message's visibility timeout: a heartbeat for a long
+// task, or a retry delay after a failure.
+func (q *Queue) Extend(ctx context.Context, receipt string, visibility time.Duration) error {
+	_, err := q.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl: &q.url, ReceiptHandle: &receipt, VisibilityTimeout: int32(visibility / time.Second),
+	})
+	if err != nil {
+		return fmt.Errorf("change visibility of a message on %s: %w", q.url, err)
+	}
+	return nil
+}
+
+// SetVisibility sets the visibility timeout of many messages in batches of
+// MaxBatch: a heartbeat for messages in hand, or 0 to hand messages back so
+// another consumer takes them at once.
+func (q *Queue) SetVisibility(ctx context.Context, receipts []string, visibility time.Duration) error {
+	var errs []error
+	for start := 0; start < len(receipts); start += MaxBatch {
+		chunk := receipts[start:min(start+MaxBatch, len(receipts))]
+		entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(chunk))
+		for i, r := range chunk {
+			entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(r), VisibilityTimeout: int32(visibility / time.Second)}
+		}
+		out, err := q.sqs.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: &q.url, Entries: entries})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, f := range out.Failed {
+			errs = append(errs, fmt.Errorf("entry %s: %s %s", aws.ToString(f.Id), aws.ToString(f.Code), aws.ToString(f.Message)))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("set visibility %s on %d messages on %s: %w", visibility, len(receipts), q.url, errors.Join(errs...))
+	}
+	return nil
+}
+
+// Delete removes messages in batches of MaxBatch.
+func (q *Queue) Delete(ctx context.Context, receipts []string) error {
+	var errs []error
+	for start := 0; start < len(receipts); start += MaxBatch {
+		chunk := receipts[start:min(start+MaxBatch, len(receipts))]
+		entries := make([]types.DeleteMessageBatchRequestEntry, len(chunk))
+		for i, r := range chunk {
+			entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(r)}
+		}
+		out, err := q.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: &q.url, Entries: entries})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, f := range out.Failed {
+			errs = append(errs, fmt.Errorf("entry %s: %s %s", aws.ToString(f.Id), aws.ToString(f.Code), aws.ToString(f.Message)))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("delete messages on %s (they will be delivered again): %w", q.url, errors.Join(errs...))
+	}
+	return nil
+}
