@@ -29,7 +29,7 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 # ko, installed by version with go install (kept in GOBIN between runs).
 gobin=${KO_GOBIN:-$(go env GOPATH)/bin}
-if ! "$gobin/ko" version 2>/dev/null | grep -qx "${KO_VERSION#v}"; then
+if ! "$gobin/ko" version 2>/dev/null | grep -qxE "v?${KO_VERSION#v}"; then
   echo "installing ko $KO_VERSION into $gobin"
   GOBIN=$gobin go install "github.com/google/ko@$KO_VERSION"
 fi

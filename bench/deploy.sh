@@ -5,10 +5,13 @@
 #     exiting (conveyor's goal: at most one poll interval);
 #   - DescribeServices calls per deployment (the stand-in counts them);
 #   - correctness on a circuit-breaker rollback (the waiter says "stable").
-# Usage: bash bench/deploy.sh     (SPEED=60 POLL=5s to change the pace)
+# Usage: bash bench/deploy.sh     (SPEED=6 POLL=5s to change the pace)
+# SPEED is virtual seconds per real second. At 6 a rolling replacement takes
+# about 10 real seconds, longer than the aws CLI takes to start, so the
+# waiter really waits; faster, deployments end before the waiter's first call.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-speed=${SPEED:-60}
+speed=${SPEED:-6}
 poll=${POLL:-5s}
 work=$(mktemp -d)
 pid=""
@@ -36,14 +39,20 @@ register() { # family image → task definition ARN
     --cpu 256 --memory 512 --container-definitions "[{\"name\":\"api\",\"image\":\"$2\",\"essential\":true,\"portMappings\":[{\"containerPort\":8080}]}]" \
     --query taskDefinition.taskDefinitionArn --output text
 }
-service() { # name → a service with 2 tasks behind a target group, circuit breaker with rollback, settled
+service() { # name → a service with 2 tasks behind a target group, circuit breaker with rollback
   local td
   td=$(register "$1" "$repo/api@$(digest 1111)")
   ecs create-cluster --cluster-name bench >/dev/null
   ecs create-service --cluster bench --service-name "$1" --task-definition "$td" --desired-count 2 --launch-type FARGATE \
     --deployment-configuration 'maximumPercent=200,minimumHealthyPercent=50,deploymentCircuitBreaker={enable=true,rollback=true}' \
     --load-balancers "targetGroupArn=arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/$1/0123456789abcdef,containerName=api,containerPort=8080" >/dev/null
-  ecs wait services-stable --cluster bench --services "$1"
+}
+settle() { # wait until the service has a COMPLETED deployment (asks the stand-in, not ECS reads)
+  for _ in $(seq 600); do
+    [[ $(stat | jq --arg s "$1" '[.deployments[] | select(.service == $s and .rolloutState == "COMPLETED")] | length') -gt 0 ]] && return
+    sleep 0.1
+  done
+  echo "service $1 never settled" >&2; return 1
 }
 stat() { curl -fs "$url/standin/stats"; }
 calls() { stat | jq '.calls.DescribeServices // 0'; }
@@ -72,12 +81,13 @@ run_waiter() { # service digest → "exit lag calls"
   echo "$code $(python3 -c "print(f'{$t - $(terminal "$1"):.2f}')") $((c1 - c0))"
 }
 
-service ok-conveyor; service ok-waiter; service rb-conveyor; service rb-waiter
+for s in ok-conveyor ok-waiter rb-conveyor rb-waiter; do service $s; done
+for s in ok-conveyor ok-waiter rb-conveyor rb-waiter; do settle $s; done
 read -r c_ok_code c_ok_lag c_ok_calls < <(run_conveyor ok-conveyor 600d)
 read -r w_ok_code w_ok_lag w_ok_calls < <(run_waiter ok-waiter 600d)
 read -r c_rb_code c_rb_lag c_rb_calls < <(run_conveyor rb-conveyor bad)
 read -r w_rb_code w_rb_lag w_rb_calls < <(run_waiter rb-waiter bad)
-c_rb_verdict=$(grep -o 'rb-conveyor: ROLLED_BACK\|rb-conveyor: [A-Z_]*' "$work/conveyor-rb-conveyor.log" | head -1)
+c_rb_verdict=$(sed -n 's/^output verdicts=//p' "$work/conveyor-rb-conveyor.log" | jq -r '."rb-conveyor"')
 
 ratio() { python3 -c "a,b=$1,$2; print(f'{a/b:.1f}x' if b>0 else 'n/a')"; }
 cat <<OUT

@@ -17,6 +17,7 @@ import (
 	"github.com/conveyor-dev/conveyor/actions/internal/rollout"
 	"github.com/conveyor-dev/conveyor/actions/internal/rollout/plan"
 	"github.com/conveyor-dev/conveyor/actions/internal/rollout/step"
+	tfjson "github.com/hashicorp/terraform-json"
 )
 
 var inputs = append([]gha.Input{
@@ -27,6 +28,11 @@ var inputs = append([]gha.Input{
 	{Name: "infra-dir", Default: "infra/environments/production", Usage: "Terraform root module to apply"},
 	{Name: "allow-replace", Usage: "stateful resources (addresses or types) the plan may destroy or replace, comma-separated"},
 }, step.Inputs...)
+
+// planCheck runs on the Terraform plan before it is applied: the policy
+// check on the planned IAM plugs in here (nil: only the stateful-resource
+// check runs).
+var planCheck func(context.Context, *tfjson.Plan) error
 
 func main() {
 	os.Exit(Run(context.Background(), os.Args[1:], os.Getenv, os.Stdout))
@@ -51,7 +57,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	if apply, _ := in.Bool("apply-infra"); apply {
 		gh.Group("terraform apply " + in.String("infra-dir"))
-		res, err := infraapply.Apply(ctx, infraapply.Options{Dir: in.String("infra-dir"), AllowReplace: in.List("allow-replace"), Log: gh.Log()})
+		res, err := infraapply.Apply(ctx, infraapply.Options{Dir: in.String("infra-dir"), AllowReplace: in.List("allow-replace"), PlanCheck: planCheck, Log: gh.Log()})
 		gh.EndGroup()
 		if err != nil {
 			gh.Error(gha.Annotation{Title: "deploy: infrastructure", Message: err.Error()})

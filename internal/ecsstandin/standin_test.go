@@ -2,7 +2,9 @@ package ecsstandin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -259,5 +261,46 @@ func TestEventsKeepLatest100(t *testing.T) {
 	f.s.Advance(30 * time.Minute)
 	if n := len(f.describe("web").Events); n != 100 {
 		t.Errorf("events: %d, want the latest 100", n)
+	}
+}
+
+func TestScenarioFileAndControlEndpoints(t *testing.T) {
+	sc, err := LoadScenario("testdata/rollback.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sc.Rules) != 5 || sc.rule("repo/web@sha256:bad1").Behaviour != Crash || sc.rule("repo/web:ok").Behaviour != Healthy {
+		t.Fatalf("scenario %+v", sc)
+	}
+	if err := (Scenario{Rules: []Rule{{Match: "x", Behaviour: "explode"}}}).validate(); err == nil || !strings.Contains(err.Error(), `unknown behaviour "explode"`) {
+		t.Errorf("bad behaviour: %v", err)
+	}
+	f := newFixture(t, Scenario{})
+	f.service("web", f.register("web", "repo/web:stuck"), 1, false)
+	if err := f.s.SetScenario(sc); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(f.s.URL+"/standin/advance?by=10m", "", nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("advance: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get(f.s.URL + "/standin/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st Stats
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// Tasks launch on the scheduler's next tick, under the new scenario:
+	// ":stuck" tasks hang in PENDING, so ten minutes later the deployment
+	// is still in progress.
+	if len(st.Deployments) != 1 || st.Deployments[0].RolloutState != "IN_PROGRESS" || st.Calls["CreateService"] != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	if svc := f.describe("web"); svc.PendingCount != 1 || svc.RunningCount != 0 {
+		t.Errorf("pending %d running %d, want the stuck task PENDING", svc.PendingCount, svc.RunningCount)
 	}
 }

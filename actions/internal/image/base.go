@@ -38,12 +38,11 @@ type base struct {
 
 // baseSource hands out base images per platform, fetching a remote base once.
 type baseSource struct {
-	ref      string
-	digest   name.Digest
-	desc     *remote.Descriptor
-	scratch  map[string]v1.Image
-	layer    v1.Layer
-	keychain authn.Keychain
+	ref     string
+	digest  name.Digest
+	desc    *remote.Descriptor
+	scratch map[string]v1.Image
+	layer   v1.Layer
 }
 
 // ParseBase checks a base-image reference before anything is built: it must be
@@ -82,7 +81,7 @@ func newBaseSource(ctx context.Context, ref, caCerts string, mtime time.Time, ca
 	if err != nil {
 		return nil, fmt.Errorf("base-image %s cannot be fetched: %w: check the reference, that the registry is reachable from this runner, and its credentials", ref, err)
 	}
-	return &baseSource{ref: ref, digest: d, desc: desc, keychain: kc}, nil
+	return &baseSource{ref: ref, digest: d, desc: desc}, nil
 }
 
 // forPlatform returns the base for one platform. A multi-platform base must

@@ -55,8 +55,8 @@ func Deploy(ctx context.Context, api API, o Options, images map[string]plan.Imag
 			if err != nil {
 				r.Verdict, r.Reason, r.Ended = Failed, err.Error(), time.Now()
 			}
-			if td, derr := api.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: svc.TaskDefinition}); derr == nil {
-				r.Warnings = plan.Warnings(svc, td.TaskDefinition, o.Timeout, o.Assumptions)
+			if r.live != nil {
+				r.Warnings = plan.Warnings(svc, r.live, o.Timeout, o.Assumptions)
 			}
 			results[i] = r
 		}()

@@ -30,7 +30,7 @@ func Summary(title string, results []*Result, w *Watcher) string {
 			td += " → " + code(plan.ShortTaskDef(r.NewTaskDef))
 		}
 		row("task definition", td)
-		row("digest", code(digestList2(r.Digests)))
+		row("digest", code(digestRows(r.Digests)))
 		if r.Duration() > 0 {
 			row("duration", r.Duration().String())
 		}
@@ -46,7 +46,11 @@ func Summary(title string, results []*Result, w *Watcher) string {
 			}
 			row("rollback", fmt.Sprintf("by %s, deployment %s to %s: %s", rb.By, code(rb.DeploymentID), code(plan.ShortTaskDef(rb.NewTaskDef)), state))
 		} else if r.Kind == KindDeploy && r.Verdict != Succeeded && r.Verdict != Superseded && r.DeploymentID != "" {
-			row("rollback", "none: "+ifEmpty(plan.ShortTaskDef(r.RollbackTarget), "no earlier deployment COMPLETED, nothing to roll back to"))
+			why := "no earlier deployment COMPLETED, nothing to roll back to"
+			if r.RollbackTarget != "" {
+				why = "rollback is off; the last COMPLETED task definition is " + code(plan.ShortTaskDef(r.RollbackTarget))
+			}
+			row("rollback", "none: "+why)
 		}
 		for _, wmsg := range r.Warnings {
 			row("warning", wmsg)
@@ -77,14 +81,7 @@ func code(s string) string {
 	return "`" + s + "`"
 }
 
-func ifEmpty(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return "conveyor did not roll back to " + s
-}
-
-func digestList2(m map[string]string) string {
+func digestRows(m map[string]string) string {
 	if len(m) == 0 {
 		return ""
 	}

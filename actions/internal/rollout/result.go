@@ -80,6 +80,8 @@ type Result struct {
 	// knownEvents are the service's event ids from before this deployment:
 	// history, not evidence.
 	knownEvents map[string]bool
+	// live is the task definition the deployment replaced.
+	live *types.TaskDefinition
 }
 
 func (r *Result) knowEvents(svc types.Service) {

@@ -43,6 +43,7 @@ func Start(ctx context.Context, api API, cluster string, svc types.Service, imag
 	if err != nil {
 		return r, fmt.Errorf("service %s: describe its task definition %s: %w", name, r.OldTaskDef, err)
 	}
+	r.live = live.TaskDefinition
 	r.RollbackTarget = plan.RollbackBefore(svc, live.Tags)
 	in, changes, err := plan.Render(live.TaskDefinition, live.Tags, images, gitSHA, r.RollbackTarget)
 	if err != nil {

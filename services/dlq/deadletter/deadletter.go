@@ -54,7 +54,12 @@ func (d *Drainer) Run(ctx context.Context) error {
 	d.log.Info("dlq drainer started", "dlq", d.dlq.URL())
 	backoff := time.Second
 	for ctx.Err() == nil {
-		msgs, err := d.dlq.Receive(ctx, queue.MaxBatch, d.cfg.WaitTime, d.cfg.Visibility)
+		// Shutdown does not cut the long poll short: an abandoned poll's
+		// messages would stay hidden for the visibility timeout. What it
+		// returns is recorded before Run returns.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.WaitTime+15*time.Second)
+		msgs, err := d.dlq.Receive(rctx, queue.MaxBatch, d.cfg.WaitTime, d.cfg.Visibility)
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				break

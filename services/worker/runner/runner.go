@@ -92,7 +92,20 @@ func (w *Worker) Run(ctx context.Context) error {
 func (w *Worker) receive(ctx context.Context, jobs chan<- queue.Message) {
 	backoff := time.Second
 	for ctx.Err() == nil {
-		msgs, err := w.queue.Receive(ctx, w.cfg.BatchSize, w.cfg.WaitTime, w.cfg.Visibility)
+		// The long poll is not cut short by shutdown: SQS would still hand
+		// out the messages of an abandoned poll, hidden for the whole
+		// visibility timeout. It ends within the wait time, and whatever it
+		// returns after shutdown began is handed back.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.WaitTime+15*time.Second)
+		msgs, err := w.queue.Receive(rctx, w.cfg.BatchSize, w.cfg.WaitTime, w.cfg.Visibility)
+		cancel()
+		if err == nil && ctx.Err() != nil {
+			if len(msgs) > 0 {
+				w.track(msgs)
+				w.handBack(msgs)
+			}
+			return
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
