@@ -83,7 +83,9 @@ func TestAZLossRecoversToDesiredCountWithoutLosingAcceptedTasks(t *testing.T) {
 	before := l.requests()
 	lost := time.Now()
 	killed := w.tasks.FailAZ("us-east-1b", "game day")
-	recovery := w.steady(90*time.Second, apiService, workerService)
+	noticed := w.belowDesired(30*time.Second, apiService, workerService)
+	w.steady(90*time.Second, apiService, workerService)
+	recovery := time.Since(lost)
 	time.Sleep(2 * time.Second)
 	l.end()
 	w.tasks.RestoreAZ("us-east-1b")
@@ -95,7 +97,7 @@ func TestAZLossRecoversToDesiredCountWithoutLosingAcceptedTasks(t *testing.T) {
 	o := w.settle(l.accepted, 90*time.Second)
 	figures(t,
 		fmt.Sprintf("lost us-east-1b: %d tasks killed (SIGKILL) at %s, %d requests before", len(killed), lost.Format("15:04:05.000"), before),
-		fmt.Sprintf("recovery (both services back at desired count, PRIMARY COMPLETED, 2 healthy api targets): %s", recovery.Round(time.Millisecond)),
+		fmt.Sprintf("the scheduler saw the loss after %s; recovery (both services back at desired count and steady, 2 healthy api targets): %s after the loss", noticed.Round(time.Millisecond), recovery.Round(time.Millisecond)),
 		"load: "+l.String(),
 		"accepted tasks: "+o.String())
 	if len(killed) != 2 {
@@ -137,6 +139,27 @@ func TestWorkerDrainDuringDeploymentCompletesEveryTask(t *testing.T) {
 	if o.succeeded != len(ids) || len(o.open) != 0 {
 		t.Errorf("tasks: %s; want every one of %d SUCCEEDED exactly once or after a retry, none orphaned (open: %v)", o, len(ids), o.open)
 	}
+}
+
+// belowDesired waits until a service runs fewer tasks than it wants (the
+// scheduler has seen tasks die) and returns how long that took.
+func (w *world) belowDesired(timeout time.Duration, svcs ...string) time.Duration {
+	w.t.Helper()
+	start := time.Now()
+	for time.Since(start) < timeout {
+		out, err := w.ecs.DescribeServices(w.ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: svcs})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		for _, s := range out.Services {
+			if s.RunningCount < s.DesiredCount || s.PendingCount > 0 {
+				return time.Since(start)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	w.t.Fatalf("no service of %v dropped below its desired count within %s of the AZ loss", svcs, timeout)
+	return 0
 }
 
 // stoppedExitCodes counts the exit codes of a service's stopped tasks.

@@ -240,7 +240,7 @@ func newWorld(t *testing.T) *world {
 	}
 	t.Cleanup(func() { w.lb.Close() })
 	w.tasks, err = realtask.New(realtask.Options{TargetGroups: map[string]*grpclb.LB{targetGroup: w.lb}, Env: moto.Env(),
-		Dir: t.TempDir(), SteadyAfter: time.Second, Logf: w.logf})
+		Dir: t.TempDir(), SteadyAfter: time.Second, Logf: w.logf, Tick: func() { w.standin.Advance(0) }})
 	if err != nil {
 		t.Fatal(err)
 	}

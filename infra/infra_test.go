@@ -611,7 +611,7 @@ func checkPlan(t *testing.T, tf *tfexec.Terraform, vars []string) {
 			continue
 		}
 		got := fmt.Sprintf("min=%v%% max=%v%% breaker=%v grace=%v", v["deployment_minimum_healthy_percent"], v["deployment_maximum_percent"], v["deployment_circuit_breaker"], v["health_check_grace_period_seconds"])
-		grace := "<nil>"
+		grace := "0" // no target group, no grace period
 		if svc == "api" {
 			grace = "60"
 		}

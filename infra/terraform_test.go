@@ -205,8 +205,10 @@ func TestEnvironmentsValidateOffline(t *testing.T) {
 	}
 }
 
-// Each bad input must be refused by its validation block, with its message,
-// before anything is created.
+// Each bad input must be refused by its own validation block, with its
+// message, before anything is created. Terraform reports every failed
+// validation of a run, so one plan carries all the bad inputs: the subnet list
+// both overlaps a public subnet and leaves the VPC.
 func TestBadVariablesAreRejectedByValidation(t *testing.T) {
 	bin := terraformBinary(t)
 	moto := motoserver.Start(t)
@@ -217,54 +219,38 @@ func TestBadVariablesAreRejectedByValidation(t *testing.T) {
 	if err := tf.Init(ctx); err != nil {
 		t.Fatalf("terraform init in environments/local: %v", err)
 	}
-	cases := []struct {
-		name, tfvars, want string
-	}{
-		{
-			name:   "overlapping subnets",
-			tfvars: `private_subnet_cidrs = ["10.0.1.128/25", "10.0.4.0/24"]`,
-			want:   "Subnet CIDR blocks overlap",
-		},
-		{
-			name:   "subnet outside the VPC",
-			tfvars: `private_subnet_cidrs = ["10.1.2.0/24", "10.0.4.0/24"]`,
-			want:   "Every subnet must lie inside vpc_cidr",
-		},
-		{
-			name:   "api count below one",
-			tfvars: `api = { min_count = 0 }`,
-			want:   "min_count must be a whole number of at least 1, got 0",
-		},
-		{
-			name:   "worker stop timeout above Fargate's 120 s",
-			tfvars: `worker = { stop_timeout = 121 }`,
-			want:   "stop_timeout must be between 2 and 120 seconds (Fargate's maximum is 120), got 121",
-		},
-		{
-			name:   "max below min",
-			tfvars: `dlq = { min_count = 2, max_count = 1 }`,
-			want:   "max_count (1) must be at least min_count (2)",
-		},
+	bad := strings.Join([]string{
+		`private_subnet_cidrs = ["10.0.1.128/25", "10.1.4.0/24"]`,
+		`api = { min_count = 0 }`,
+		`worker = { stop_timeout = 121 }`,
+		`dlq = { min_count = 2, max_count = 1 }`,
+	}, "\n")
+	file := filepath.Join(t.TempDir(), "bad.tfvars")
+	if err := os.WriteFile(file, []byte(bad+"\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			file := filepath.Join(t.TempDir(), "bad.tfvars")
-			if err := os.WriteFile(file, []byte(c.tfvars+"\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			_, err := tf.Plan(ctx, tfexec.VarFile(file), tfexec.Refresh(false),
-				tfexec.Var("aws_endpoint="+moto.URL), tfexec.Var("name="+uniqueName(t)))
-			if err == nil {
-				t.Fatalf("terraform plan with %s: accepted, want the validation error %q", c.tfvars, c.want)
-			}
-			// The CLI wraps long messages; compare with line breaks folded.
-			got := strings.Join(strings.Fields(err.Error()), " ")
-			if !strings.Contains(got, c.want) {
-				t.Fatalf("terraform plan with %s: error does not say %q:\n%v", c.tfvars, c.want, err)
-			}
-			if !strings.Contains(got, "Invalid value for variable") {
-				t.Fatalf("terraform plan with %s failed, but not in a variable validation:\n%v", c.tfvars, err)
-			}
-		})
+	_, err := tf.Plan(ctx, tfexec.VarFile(file), tfexec.Refresh(false),
+		tfexec.Var("aws_endpoint="+moto.URL), tfexec.Var("name="+uniqueName(t)))
+	if err == nil {
+		t.Fatalf("terraform plan with bad variables was accepted:\n%s", bad)
+	}
+	// The CLI wraps long messages; compare with line breaks folded.
+	got := strings.Join(strings.Fields(err.Error()), " ")
+	for _, c := range []struct{ input, want string }{
+		{"a private subnet overlapping a public one", "Subnet CIDR blocks overlap"},
+		{"a subnet outside the VPC", "Every subnet must lie inside vpc_cidr 10.0.0.0/16"},
+		{"an api count below one", "min_count must be a whole number of at least 1, got 0"},
+		{"a worker stopTimeout above Fargate's 120 s", "stop_timeout must be between 2 and 120 seconds (Fargate's maximum is 120), got 121"},
+		{"a dlq max below its min", "max_count (1) must be at least min_count (2)"},
+	} {
+		if !strings.Contains(got, c.want) {
+			t.Errorf("%s: terraform plan's errors do not say %q", c.input, c.want)
+		}
+	}
+	if n := strings.Count(got, "Invalid value for variable"); n != 5 {
+		t.Errorf("terraform plan reported %d variable validation errors, want 5", n)
+	}
+	if t.Failed() {
+		t.Logf("terraform plan's output:\n%v", err)
 	}
 }

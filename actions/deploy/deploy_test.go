@@ -68,7 +68,7 @@ func TestDeployReportsHealthCheckFailures(t *testing.T) {
 	if r.Code != 1 {
 		t.Fatalf("exit %d, want 1", r.Code)
 	}
-	st.MustContain(t, "summary", r.Summary, "conveyor-api: ROLLED_BACK", "(port 8080) is unhealthy in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/0123456789abcdef) due to (reason Health checks failed with these codes: [12]).",
+	st.MustContain(t, "summary", r.Summary, "conveyor-api: ROLLED_BACK", "(port 8080) is unhealthy in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/0123456789abcdef) due to (reason Health checks failed with these codes: [12])\n",
 		`reason "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/0123456789abcdef)"`,
 		"; ELB: Health checks failed with these codes: [12]", ": completed |")
 }
@@ -208,5 +208,20 @@ func TestActionYAMLMatchesInputs(t *testing.T) {
 	}
 	for _, b := range bad {
 		t.Error(b)
+	}
+}
+
+func TestDeployDeploysNothingWhenInfraApplyFails(t *testing.T) {
+	w := st.NewWorld(t, ecsstandin.Scenario{})
+	w.Service("conveyor-api", st.Repo+"api@"+st.Dig("1111"), st.Svc{Breaker: true})
+	r := w.Run(Run, map[string]string{"services": "conveyor-api", "image-map": st.Images("api", st.Dig("600d")),
+		"apply-infra": "true", "infra-dir": t.TempDir() + "/missing"})
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "Infrastructure was not applied, so nothing was deployed")
+	st.MustContain(t, "log", r.Log, "::error title=deploy%3A infrastructure::")
+	if n := w.S.Stats().Calls["RegisterTaskDefinition"]; n != 1 {
+		t.Errorf("%d task definitions registered; only the fixture's one may exist", n)
 	}
 }

@@ -45,8 +45,11 @@ type Observation struct {
 	// ExitCodes and ContainerReasons are per container name.
 	ExitCodes        map[string]int
 	ContainerReasons map[string]string
-	// Health is the load balancer's view: "" (still checking), "healthy" or
-	// "unhealthy". HealthReason says why a target is unhealthy.
+	// Health is "" (still checking), "healthy" or "unhealthy": behind a load
+	// balancer the target's health, otherwise the container health check's
+	// (or "healthy" once the task has kept running long enough). A task
+	// counts toward a deployment only once healthy. HealthReason says why a
+	// target is unhealthy.
 	Health       string
 	HealthReason string
 	// Digests are the resolved image digests per container.

@@ -8,7 +8,13 @@
 //
 // moto records ECS calls but never progresses a deployment; this server does,
 // driven by a Scenario that says what tasks of each image do, on a Clock that
-// tests advance by hand or run faster than real time.
+// tests advance by hand or run faster than real time. Run it with
+//
+//	go run ./internal/ecsstandin/cmd/ecs-standin -addr 127.0.0.1:0 -scenario internal/ecsstandin/testdata/rollback.json -speed 60
+//
+// and aim clients at the URL it prints (AWS_ENDPOINT_URL_ECS, or the aws
+// CLI's --endpoint-url). Tasks start and stop through a Launcher, so a mode
+// that runs the services' real binaries can replace the simulation.
 package ecsstandin
 
 import (

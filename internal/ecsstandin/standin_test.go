@@ -224,7 +224,7 @@ func TestUnhealthyTargetsEventText(t *testing.T) {
 	}
 	f.s.Advance(time.Minute)
 	ev := eventTexts(f.describe("web"))
-	if !strings.Contains(ev, ") (port 8080) is unhealthy in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/1) due to (reason Health checks failed with these codes: [12]).") {
+	if !strings.Contains(ev, ") (port 8080) is unhealthy in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/1) due to (reason Health checks failed with these codes: [12])\n") {
 		t.Errorf("no unhealthy-target event:\n%s", ev)
 	}
 }

@@ -219,7 +219,7 @@ func (w *world) observe(s *service, now time.Time) {
 				if len(s.lbs) > 0 {
 					port = s.lbs[0].ContainerPort
 				}
-				s.addEvent(now, "(service %s) (task %s) (port %d) is unhealthy in (target-group %s) due to (reason %s).",
+				s.addEvent(now, "(service %s) (task %s) (port %d) is unhealthy in (target-group %s) due to (reason %s)",
 					s.name, t.id, port, tg, o.HealthReason)
 				w.stopTask(t, now, "ServiceSchedulerInitiated", fmt.Sprintf("Task failed ELB health checks in (target-group %s)", tg))
 			} else {

@@ -69,6 +69,11 @@ type Options struct {
 	Remote []remote.Option
 	// Logf reports task lifecycle lines; nil discards them.
 	Logf func(format string, args ...any)
+	// Tick, when set, is called every Run round to move the stand-in's
+	// scheduler along (e.g. func() { server.Advance(0) }): the stand-in only
+	// runs its scheduler when it is called, and real tasks need it to run in
+	// real time even when no client is polling.
+	Tick func()
 }
 
 // Launcher runs stand-in tasks as processes. It implements
@@ -268,6 +273,9 @@ func (l *Launcher) Run(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+		if l.o.Tick != nil {
+			l.o.Tick()
 		}
 		l.sync(ctx)
 	}

@@ -148,7 +148,8 @@ func (t *task) start() {
 		t.digests[c.spec.Name] = c.bin.digest
 	}
 	t.state, t.startedAt = stateRunning, time.Now()
-	go t.reap()
+	t.l.wg.Add(1)
+	go func() { defer t.l.wg.Done(); t.reap() }()
 	pids := make([]string, len(t.procs))
 	for i, p := range t.procs {
 		pids[i] = fmt.Sprintf("%s pid %d", p.name, p.cmd.Process.Pid)
@@ -404,7 +405,9 @@ func (t *task) Stop(time.Time) {
 	}
 	timeout := t.stopTimeout
 	t.l.o.Logf("task %s (%s): SIGTERM, SIGKILL in %s", t.short(), t.spec.Service, timeout)
+	t.l.wg.Add(1)
 	go func() {
+		defer t.l.wg.Done()
 		select {
 		case <-t.done:
 		case <-time.After(timeout):

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,23 +33,41 @@ var bins map[string]string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if !testing.Short() {
-		dir, err := os.MkdirTemp("", "conveyor-systemtest-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		bins, err = localrun.Build(context.Background(), dir, "api", "worker", "dlq")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "build the service binaries:", err)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
-		code := m.Run()
-		os.RemoveAll(dir)
-		os.Exit(code)
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	if testing.Short() {
+		return m.Run()
 	}
-	os.Exit(m.Run())
+	// One moto for the package (each test still has its own table and
+	// queues), unless .ci/run already shares one: six at once would crowd
+	// two cores. Without moto_server, motoserver.Start skips or fails each
+	// test.
+	if os.Getenv(motoserver.EnvURL) == "" {
+		if bin, err := exec.LookPath("moto_server"); err == nil {
+			moto, err := motoserver.Launch(context.Background(), bin)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			defer moto.Stop()
+			os.Setenv(motoserver.EnvURL, moto.URL)
+			defer os.Unsetenv(motoserver.EnvURL)
+		}
+	}
+	dir, err := os.MkdirTemp("", "conveyor-systemtest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	bins, err = localrun.Build(context.Background(), dir, "api", "worker", "dlq")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "build the service binaries:", err)
+		return 1
+	}
+	return m.Run()
 }
 
 // system is one test's own table and queues on moto, and the processes
@@ -417,5 +436,34 @@ func TestHeartbeatKeepsALongTaskFromASecondWorker(t *testing.T) {
 	starts := strings.Count(a.Logs(), `"msg":"task started"`) + strings.Count(b.Logs(), `"msg":"task started"`)
 	if starts != 1 || got.Attempts != 1 {
 		t.Errorf("a 6 s task under a 2 s visibility timeout started %d times (attempts %d), want once", starts, got.Attempts)
+	}
+}
+
+// A task that outlives the stop budget is interrupted, its message handed
+// back, and the worker still exits 0; the next worker runs it again.
+func TestWorkerStopBudgetHandsBackATaskThatRunsTooLong(t *testing.T) {
+	s := newSystem(t, provision.Options{VisibilityTimeout: 30 * time.Second})
+	_, conn := s.api()
+	c := taskv1.NewTaskServiceClient(conn)
+	task := submit(t, c, "overlong-sleep-0", "sleep", "8s")
+
+	first := s.worker("CONVEYOR_STOP_BUDGET=1s")
+	if _, err := first.WaitLog(20*time.Second, `"msg":"task started"`, task.TaskId); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	code, err := first.Wait(15 * time.Second)
+	if err != nil || code != 0 {
+		t.Fatalf("worker after SIGTERM: exit %d, %v; want exit 0", code, err)
+	}
+	if !strings.Contains(first.Logs(), "task interrupted by shutdown") {
+		t.Errorf("the first worker did not report the interrupted task")
+	}
+	s.worker()
+	got := waitStatus(t, c, task.TaskId, taskv1.TaskStatus_TASK_STATUS_SUCCEEDED, 25*time.Second)
+	if got.Attempts != 2 {
+		t.Errorf("attempts %d, want 2: interrupted once, then run to the end", got.Attempts)
 	}
 }

@@ -129,6 +129,9 @@ func Apply(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("terraform root module %s: %w: point infra-dir at the environment to apply (e.g. infra/environments/production)", o.Dir, err)
+	}
 	tf, err := tfexec.NewTerraform(dir, execPath)
 	if err != nil {
 		return nil, fmt.Errorf("terraform in %s: %w", o.Dir, err)

@@ -61,7 +61,7 @@ func (c *Check) grants(r *Role) []grant {
 // one: equal text (symbols compare by their reference), or an ARN pattern
 // that matches the granted ARN.
 func resourceMatches(contract, granted iampolicy.Str) bool {
-	if contract.Value == granted.Value {
+	if contract.Value == granted.Value || (contract.Literal() && contract.Value == "*") {
 		return true
 	}
 	return contract.Literal() && granted.Literal() && iamcatalog.Match(contract.Value, granted.Value)

@@ -65,6 +65,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		})
 	}
 
+	// The stop budget counts from SIGTERM, not from the end of the last
+	// long poll, so the whole shutdown fits in ECS's stopTimeout.
+	budgetSpent := make(chan struct{})
+	context.AfterFunc(ctx, func() { time.AfterFunc(w.cfg.StopBudget, func() { close(budgetSpent) }) })
+
 	w.log.Info("worker started", "queue", w.queue.URL(), "concurrency", w.cfg.Concurrency, "batch", w.cfg.BatchSize)
 	w.receive(ctx, jobs)
 	close(jobs)
@@ -74,7 +79,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	go func() { running.Wait(); close(finished) }()
 	select {
 	case <-finished:
-	case <-time.After(w.cfg.StopBudget):
+	case <-budgetSpent:
 		w.log.Warn("shutdown: stop budget spent; interrupting the tasks still running and handing their messages back", "stop_budget", w.cfg.StopBudget.String())
 		cancelTasks()
 		<-finished

@@ -1,0 +1,44 @@
+package rollout
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/conveyor-dev/conveyor/actions/internal/rollout/plan"
+	"github.com/conveyor-dev/conveyor/internal/ecsstandin"
+	st "github.com/conveyor-dev/conveyor/internal/ecsstandin/standintest"
+)
+
+func TestWatchDescribesTwelveServicesTenAtATime(t *testing.T) {
+	w := st.NewWorld(t, ecsstandin.Scenario{})
+	var names []string
+	images := map[string]plan.Image{}
+	for i := range 12 {
+		name := fmt.Sprintf("svc-%02d", i)
+		w.Service(name, st.Repo+"svc@"+st.Dig("1111"), st.Svc{Breaker: true, Desired: 1})
+		names = append(names, name)
+		images[name] = plan.Image{Repository: st.Repo + "svc", Digest: st.Dig("2222")} // container = service name
+	}
+	for _, n := range names {
+		w.Settle(n, types.DeploymentRolloutStateCompleted)
+	}
+	before := w.S.Stats().Calls["DescribeServices"]
+	o := Options{Cluster: "conveyor", Services: names, Poll: 20 * time.Millisecond, Timeout: 20 * time.Second}
+	res, watcher, err := Deploy(w.Ctx, w.API, o, images, "sha", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Verdict != Succeeded {
+			t.Errorf("%s: %s %s", r.Service, r.Verdict, r.Reason)
+		}
+	}
+	// Two calls to describe twelve services before deploying, then at most
+	// two a round (services that have a verdict drop out).
+	calls := w.S.Stats().Calls["DescribeServices"] - before
+	if calls > 2+2*watcher.Rounds || calls < watcher.Rounds {
+		t.Errorf("%d DescribeServices calls for %d rounds of 12 services: want ten per call", calls, watcher.Rounds)
+	}
+}

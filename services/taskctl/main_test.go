@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/conveyor-dev/conveyor/internal/motoserver"
+	"github.com/conveyor-dev/conveyor/services/api/taskservice"
+	"github.com/conveyor-dev/conveyor/services/internal/queue"
+	"github.com/conveyor-dev/conveyor/services/internal/taskstore"
+	"github.com/conveyor-dev/conveyor/services/internal/tasktype"
+	"github.com/conveyor-dev/conveyor/services/local/provision"
+)
+
+func taskctl(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, func(string) string { return "" }, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestUsageErrorsExitWith64(t *testing.T) {
+	for _, args := range [][]string{{}, {"launch"}, {"--addr", "127.0.0.1:1", "submit"}} {
+		if code, _, _ := taskctl(t, args...); code != exitUsage {
+			t.Errorf("taskctl %v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+}
+
+func TestSubmitGetAndWatchAgainstTheAPI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs moto (skipped with -short)")
+	}
+	ctx := context.Background()
+	cfg, err := motoserver.Start(t).Config(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := provision.Create(ctx, cfg, provision.UniqueName(t.Name()), provision.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := taskstore.New(dynamodb.NewFromConfig(cfg), w.Table)
+	gs, _ := taskservice.NewGRPCServer(taskservice.New(store, queue.New(sqs.NewFromConfig(cfg), w.QueueURL), tasktype.Builtin(), slog.New(slog.NewJSONHandler(io.Discard, nil))))
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(lis)
+	defer gs.Stop()
+	addr := lis.Addr().String()
+
+	code, out, errOut := taskctl(t, "--addr", addr, "--json", "submit", "--type", "echo", "--payload", "hi", "--key", "ctl-key-0001")
+	if code != exitOK {
+		t.Fatalf("submit: exit %d: %s", code, errOut)
+	}
+	var resp struct {
+		Task struct {
+			TaskID string `json:"taskId"`
+			Status string `json:"status"`
+		} `json:"task"`
+	}
+	if err := json.Unmarshal([]byte(out), &resp); err != nil || resp.Task.Status != "TASK_STATUS_QUEUED" {
+		t.Fatalf("submit --json printed %q (%v), want a QUEUED task", out, err)
+	}
+	id := resp.Task.TaskID
+
+	code, out, _ = taskctl(t, "--addr", addr, "submit", "--type", "echo", "--payload", "hi", "--key", "ctl-key-0001")
+	if code != exitOK || !strings.Contains(out, id) || !strings.Contains(out, "deduplicated") {
+		t.Errorf("second submit: exit %d, %q; want %s marked deduplicated", code, out, id)
+	}
+	code, _, errOut = taskctl(t, "--addr", addr, "submit", "--type", "echo", "--payload", "other", "--key", "ctl-key-0001")
+	if code != exitError || !strings.Contains(errOut, "AlreadyExists") {
+		t.Errorf("conflicting submit: exit %d, %q; want exit 1 with AlreadyExists", code, errOut)
+	}
+	code, _, errOut = taskctl(t, "--addr", addr, "submit", "--type", "sleep", "--payload", "soon")
+	if code != exitError || !strings.Contains(errOut, "not a duration") {
+		t.Errorf("bad payload: exit %d, %q; want the InvalidArgument message", code, errOut)
+	}
+
+	// Play the worker and the dlq: one task succeeds, another dies.
+	if err := store.MarkRunning(ctx, id, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.MarkSucceeded(ctx, id, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = taskctl(t, "--addr", addr, "get", id)
+	if code != exitOK || !strings.Contains(out, "SUCCEEDED") || !strings.Contains(out, `result="hi"`) {
+		t.Errorf("get: exit %d, %q", code, out)
+	}
+	dead, _, _ := store.Create(ctx, "ctl-key-0002", "fail", nil)
+	if _, err := store.MarkDead(ctx, dead.ID, 3, "gave up"); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = taskctl(t, "--addr", addr, "watch", id, dead.ID)
+	if code != exitDead || !strings.Contains(out, "DEAD") || !strings.Contains(out, `error="gave up"`) {
+		t.Errorf("watch: exit %d, %q; want exit %d with the DEAD task's error", code, out, exitDead)
+	}
+}

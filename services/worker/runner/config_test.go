@@ -1,0 +1,28 @@
+package runner
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigDefaultsFollowTheVisibilityTimeout(t *testing.T) {
+	env := map[string]string{"CONVEYOR_TABLE": "tasks", "CONVEYOR_QUEUE_URL": "http://q", "CONVEYOR_VISIBILITY_TIMEOUT": "60s"}
+	c, err := ConfigFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Heartbeat != 20*time.Second || c.WaitTime != 20*time.Second || c.BatchSize != 10 || c.StopBudget != 25*time.Second {
+		t.Errorf("config %+v: want heartbeat 20s (a third of 60s), wait 20s, batch 10, stop budget 25s", c)
+	}
+}
+
+func TestConfigRejectsOutOfRangeValues(t *testing.T) {
+	env := map[string]string{"CONVEYOR_QUEUE_URL": "http://q", "CONVEYOR_BATCH_SIZE": "11", "CONVEYOR_WAIT_TIME": "30s"}
+	_, err := ConfigFromEnv(func(k string) string { return env[k] })
+	for _, want := range []string{"CONVEYOR_TABLE is not set", `CONVEYOR_BATCH_SIZE="11"`, "CONVEYOR_WAIT_TIME=30s is outside"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not mention %q", err, want)
+		}
+	}
+}
