@@ -74,7 +74,13 @@ func TestLocalEnvironmentAppliesToMoto(t *testing.T) {
 	dir := filepath.Join(root, "environments", "local")
 	tf := terraform(t, bin, dir, moto)
 	name := uniqueName(t)
-	vars := []string{"aws_endpoint=" + moto.URL, "name=" + name}
+	vars := []string{
+		"aws_endpoint=" + moto.URL,
+		"name=" + name,
+		// One OIDC provider per URL and account: a path of its own keeps
+		// runs on a shared moto apart.
+		"oidc_url=https://token.actions.githubusercontent.com/" + name,
+	}
 
 	if err := tf.Init(ctx); err != nil {
 		t.Fatalf("terraform init in environments/local: %v", err)
@@ -446,6 +452,15 @@ func (w world) checkTaskRoles(arns map[string]string) {
 		}
 		sort.Strings(got)
 		sort.Strings(want)
+		// The execution role is ECS's, not the code's: it must not reach the data.
+		execRole := w.name + "-" + svc + "-execution"
+		for _, s := range w.rolePolicy(execRole) {
+			for _, a := range s.Action {
+				if strings.HasPrefix(a, "dynamodb:") || strings.HasPrefix(a, "sqs:") {
+					w.t.Errorf("execution role %s grants %s: the service's data access belongs in its task role only", execRole, a)
+				}
+			}
+		}
 		if !slices.Equal(got, want) {
 			w.t.Errorf("task role %s, effective grants:\n got %s\nwant %s", role, strings.Join(got, "\n     "), strings.Join(want, "\n     "))
 		}
@@ -484,6 +499,37 @@ func (w world) checkDeployRole() {
 	}
 	if to := passRole.Condition["StringEquals"]["iam:PassedToService"]; !slices.Equal(to, []string{"ecs-tasks.amazonaws.com"}) {
 		t.Errorf("deploy role's iam:PassRole condition iam:PassedToService = %v, want [ecs-tasks.amazonaws.com]", to)
+	}
+
+	r, err := iam.NewFromConfig(w.cfg).GetRole(w.ctx, &iam.GetRoleInput{RoleName: &role})
+	if err != nil {
+		t.Fatalf("GetRole %s: %v", role, err)
+	}
+	doc := aws.ToString(r.Role.AssumeRolePolicyDocument)
+	if dec, err := url.QueryUnescape(doc); err == nil {
+		doc = dec
+	}
+	var trust struct {
+		Statement []struct {
+			Action    stringList
+			Principal struct{ Federated string }
+			Condition map[string]map[string]stringList
+		}
+	}
+	if err := json.Unmarshal([]byte(doc), &trust); err != nil || len(trust.Statement) != 1 {
+		t.Fatalf("deploy role %s trust policy: %v\n%s", role, err, doc)
+	}
+	st := trust.Statement[0]
+	host := "token.actions.githubusercontent.com/" + w.name
+	got = []string{
+		strings.Join(st.Action, ","),
+		st.Principal.Federated[strings.Index(st.Principal.Federated, ":oidc-provider/")+1:],
+		strings.Join(st.Condition["StringEquals"][host+":aud"], ","),
+		strings.Join(st.Condition["StringEquals"][host+":sub"], ","),
+	}
+	want = []string{"sts:AssumeRoleWithWebIdentity", "oidc-provider/" + host, "sts.amazonaws.com", "repo:conveyor-dev/conveyor:ref:refs/heads/main"}
+	if !slices.Equal(got, want) {
+		t.Errorf("deploy role trust (action, provider, aud, sub):\n got %q\nwant %q", got, want)
 	}
 }
 
@@ -555,6 +601,10 @@ func (w world) checkTable(name string) {
 	res, err := c.DescribeTable(w.ctx, &dynamodb.DescribeTableInput{TableName: &name})
 	if err != nil {
 		t.Fatalf("DescribeTable %s: %v", name, err)
+	}
+	// services/internal/taskstore reads and writes items by this key.
+	if ks := res.Table.KeySchema; len(ks) != 1 || aws.ToString(ks[0].AttributeName) != "task_id" || ks[0].KeyType != "HASH" {
+		t.Errorf("table %s key schema %+v, want the single partition key task_id", name, ks)
 	}
 	if b := res.Table.BillingModeSummary; b == nil || b.BillingMode != "PAY_PER_REQUEST" {
 		t.Errorf("table %s billing %+v, want PAY_PER_REQUEST (on demand)", name, b)

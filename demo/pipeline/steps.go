@@ -96,7 +96,7 @@ func (p *pipeline) plan(ctx context.Context, w *world) (*infra, error) {
 			env[k] = v
 		}
 	}
-	if env["TF_CLI_CONFIG_FILE"] == "" {
+	if _, err := os.Stat(env["TF_CLI_CONFIG_FILE"]); env["TF_CLI_CONFIG_FILE"] == "" || err != nil {
 		rc := filepath.Join(p.dir, "terraformrc")
 		cmd := exec.CommandContext(ctx, filepath.Join(p.root, "scripts", "terraformrc.sh"))
 		b, err := cmd.Output()
@@ -158,11 +158,14 @@ func (p *pipeline) plan(ctx context.Context, w *world) (*infra, error) {
 	return in, nil
 }
 
-// policyCheck runs the policy-check action on the plan's exact IAM, the
-// contract and the services' code, as the workflow does.
+// policyCheck runs the policy-check action on the configuration, the
+// contract and the services' code. The workflow also passes the plan JSON,
+// whose IAM values are exact once the roles exist; on this first apply of a
+// fresh world every policy is "known after apply", and the check would
+// report each contract grant as missing, so the demo checks the HCL.
 func (p *pipeline) policyCheck(ctx context.Context, bin string, in *infra) error {
 	cmd := exec.CommandContext(ctx, bin, "--contract", in.policies, "--code", filepath.Join(p.root, "services"),
-		"--plan-json", in.planJSON, "--format", "text", in.dir)
+		"--format", "text", in.dir)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

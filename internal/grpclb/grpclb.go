@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -135,7 +136,13 @@ func (lb *LB) Close() error {
 // starts in the initial state and receives requests once it passes
 // HealthyThreshold checks. Registering a known id again is a no-op.
 func (lb *LB) Register(id, addr, az string) error {
-	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// The ALB opens a connection per check; a gRPC channel instead backs
+	// off after a refused connection (1 s and growing), which would fail
+	// checks the target could pass. Reconnect quickly, and let each check
+	// wait for the connection within its timeout.
+	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 20 * time.Millisecond, Multiplier: 1, MaxDelay: 50 * time.Millisecond},
+			MinConnectTimeout: lb.tg.Timeout}))
 	if err != nil {
 		return fmt.Errorf("grpclb %s: register target %s (%s): %w", lb.tg.Name, id, addr, err)
 	}
@@ -261,7 +268,7 @@ func (lb *LB) check(t *target) {
 	defer tick.Stop()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), lb.tg.Timeout)
-		_, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: lb.tg.HealthService})
+		_, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: lb.tg.HealthService}, grpc.WaitForReady(true))
 		timedOut := ctx.Err() != nil
 		cancel()
 		lb.record(t, status.Code(err), timedOut)

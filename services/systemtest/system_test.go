@@ -355,7 +355,7 @@ func TestAPISIGTERMDuringSubmitsLosesNothing(t *testing.T) {
 			mu.Lock()
 			code := status.Code(err)
 			healthCodes = append(healthCodes, code)
-			if code != codes.OK && notServing.IsZero() {
+			if code == codes.Unavailable && notServing.IsZero() {
 				notServing = time.Now()
 			}
 			mu.Unlock()

@@ -37,6 +37,10 @@ func NewClient(ctx context.Context, getenv func(string) string, region string) (
 		endpoint = getenv("AWS_ENDPOINT_URL")
 	}
 	return ecs.NewFromConfig(cfg, func(o *ecs.Options) {
+		// Registering and updating must get through a throttled account
+		// (reads share ~20 req/s with everyone else's pollers); the watch
+		// loop turns retries off per call and backs off itself.
+		o.RetryMaxAttempts = 10
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}

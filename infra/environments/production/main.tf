@@ -309,6 +309,7 @@ module "deploy_role" {
   account_id           = data.aws_caller_identity.current.account_id
   create_oidc_provider = var.create_oidc_provider
   oidc_provider_arn    = var.oidc_provider_arn
+  oidc_url             = var.oidc_url
   github_subjects      = var.github_subjects
   ecs_cluster_arn      = module.cluster.arn
   ecs_service_arns     = [module.api.service_arn, module.worker.service_arn, module.dlq.service_arn]

@@ -187,6 +187,12 @@ variable "create_oidc_provider" {
   default = true
 }
 
+variable "oidc_url" {
+  description = "GitHub's OIDC issuer. IAM holds one provider per URL and account, so tests sharing one moto give each run its own path."
+  type        = string
+  default     = "https://token.actions.githubusercontent.com"
+}
+
 variable "oidc_provider_arn" {
   type    = string
   default = null

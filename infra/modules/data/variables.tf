@@ -4,9 +4,9 @@ variable "name" {
 }
 
 variable "hash_key" {
-  description = "The tasks table's partition key (string): the task id the services read and write."
+  description = "The tasks table's partition key (string): the task id the services read and write (services/internal/taskstore)."
   type        = string
-  default     = "id"
+  default     = "task_id"
 }
 
 variable "deletion_protection" {
