@@ -139,6 +139,11 @@ func TestWorkerDrainDuringDeploymentCompletesEveryTask(t *testing.T) {
 	if o.succeeded != len(ids) || len(o.open) != 0 {
 		t.Errorf("tasks: %s; want every one of %d SUCCEEDED exactly once or after a retry, none orphaned (open: %v)", o, len(ids), o.open)
 	}
+	// A worker that drained in time exits 0; 137 would mean SIGKILL after
+	// the stopTimeout, with tasks cut off.
+	if stopped != "map[0:2]" {
+		t.Errorf("stopped worker tasks exited %s, want both 0 (drained within the stop timeout)", stopped)
+	}
 }
 
 // belowDesired waits until a service runs fewer tasks than it wants (the

@@ -9,11 +9,15 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 
 	"github.com/conveyor-dev/conveyor/actions/internal/gha"
+	"github.com/conveyor-dev/conveyor/actions/internal/iamcontract"
 	"github.com/conveyor-dev/conveyor/actions/internal/infraapply"
+	"github.com/conveyor-dev/conveyor/actions/internal/policycheck"
+	"github.com/conveyor-dev/conveyor/actions/internal/policyreport"
 	"github.com/conveyor-dev/conveyor/actions/internal/rollout"
 	"github.com/conveyor-dev/conveyor/actions/internal/rollout/plan"
 	"github.com/conveyor-dev/conveyor/actions/internal/rollout/step"
@@ -28,11 +32,6 @@ var inputs = append([]gha.Input{
 	{Name: "infra-dir", Default: "infra/environments/production", Usage: "Terraform root module to apply"},
 	{Name: "allow-replace", Usage: "stateful resources (addresses or types) the plan may destroy or replace, comma-separated"},
 }, step.Inputs...)
-
-// planCheck runs on the Terraform plan before it is applied: the policy
-// check on the planned IAM plugs in here (nil: only the stateful-resource
-// check runs).
-var planCheck func(context.Context, *tfjson.Plan) error
 
 func main() {
 	os.Exit(Run(context.Background(), os.Args[1:], os.Getenv, os.Stdout))
@@ -57,7 +56,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	if apply, _ := in.Bool("apply-infra"); apply {
 		gh.Group("terraform apply " + in.String("infra-dir"))
-		res, err := infraapply.Apply(ctx, infraapply.Options{Dir: in.String("infra-dir"), AllowReplace: in.List("allow-replace"), PlanCheck: planCheck, Log: gh.Log()})
+		res, err := infraapply.Apply(ctx, infraapply.Options{Dir: in.String("infra-dir"), AllowReplace: in.List("allow-replace"), PlanCheck: planCheck(in.String("infra-dir"), gh), Log: gh.Log()})
 		gh.EndGroup()
 		if err != nil {
 			gh.Error(gha.Annotation{Title: "deploy: infrastructure", Message: err.Error()})
@@ -86,6 +85,31 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return 1
 	}
 	return step.Report(gh, "conveyor deploy", results, w)
+}
+
+// planCheck checks the planned IAM (exact values, after Terraform resolved
+// every reference) against the contract in policies/ found above the infra
+// directory, before anything is applied. Findings become annotations; any
+// error-level finding stops the apply.
+func planCheck(infraDir string, gh *gha.Runner) func(context.Context, *tfjson.Plan) error {
+	return func(_ context.Context, p *tfjson.Plan) error {
+		var contract *iamcontract.Contract
+		if path := policycheck.FindContract(infraDir); path != "" {
+			c, err := iamcontract.Load(path)
+			if err != nil {
+				return fmt.Errorf("policy check on the plan: load contract %s: %w", path, err)
+			}
+			contract = c
+		}
+		findings := policycheck.CheckPlan(p, contract)
+		if err := policyreport.GitHub(gh, findings); err != nil {
+			return fmt.Errorf("policy check on the plan: report: %w", err)
+		}
+		if policycheck.HasErrors(findings) {
+			return fmt.Errorf("policy check on the plan: %d finding(s), see the annotations; nothing was applied", len(findings))
+		}
+		return nil
+	}
 }
 
 func options(in gha.Values, gh *gha.Runner) (rollout.Options, map[string]plan.Image, error) {

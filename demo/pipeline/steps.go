@@ -15,9 +15,11 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/hashicorp/terraform-exec/tfexec"
+	tfjson "github.com/hashicorp/terraform-json"
 )
 
 // buildTools builds the actions the pipeline runs, as commands.
@@ -181,6 +183,54 @@ func (p *pipeline) policyCheck(ctx context.Context, bin string, in *infra) error
 type outputs struct {
 	Cluster  string
 	Services map[string]string // api|worker|dlq → ECS service name
+	// Settings are the applied aws_ecs_service values moto does not keep
+	// (it drops the circuit breaker), read from the Terraform state.
+	Settings map[string]serviceSettings // by ECS service name
+}
+
+type serviceSettings struct {
+	breaker, rollback bool
+	grace             *int32
+	minPct, maxPct    int32
+}
+
+// serviceSettings walks the state for aws_ecs_service resources.
+func ecsSettings(st *tfjson.State) map[string]serviceSettings {
+	out := map[string]serviceSettings{}
+	if st == nil || st.Values == nil {
+		return out
+	}
+	var walk func(m *tfjson.StateModule)
+	walk = func(m *tfjson.StateModule) {
+		for _, r := range m.Resources {
+			if r.Type != "aws_ecs_service" {
+				continue
+			}
+			v := r.AttributeValues
+			name, _ := v["name"].(string)
+			var ss serviceSettings
+			if g, ok := num(v["health_check_grace_period_seconds"]); ok && g > 0 {
+				ss.grace = aws.Int32(int32(g))
+			}
+			if f, ok := num(v["deployment_minimum_healthy_percent"]); ok {
+				ss.minPct = int32(f)
+			}
+			if f, ok := num(v["deployment_maximum_percent"]); ok {
+				ss.maxPct = int32(f)
+			}
+			if cbs, ok := v["deployment_circuit_breaker"].([]any); ok && len(cbs) > 0 {
+				cb, _ := cbs[0].(map[string]any)
+				ss.breaker, _ = cb["enable"].(bool)
+				ss.rollback, _ = cb["rollback"].(bool)
+			}
+			out[name] = ss
+		}
+		for _, c := range m.ChildModules {
+			walk(c)
+		}
+	}
+	walk(st.Values.RootModule)
+	return out
 }
 
 func (p *pipeline) apply(ctx context.Context, in *infra) (outputs, error) {
@@ -199,6 +249,11 @@ func (p *pipeline) apply(ctx context.Context, in *infra) (outputs, error) {
 	if err := json.Unmarshal(o["service_names"].Value, &out.Services); err != nil {
 		return out, fmt.Errorf("output service_names: %w", err)
 	}
+	st, err := in.tf.Show(ctx)
+	if err != nil {
+		return out, fmt.Errorf("terraform show (state): %w", err)
+	}
+	out.Settings = ecsSettings(st)
 	var keys []string
 	for k := range o {
 		keys = append(keys, k)
@@ -245,6 +300,19 @@ func (p *pipeline) deploy(ctx context.Context, bin string, w *world, out outputs
 	}
 	b, _ := os.ReadFile(summary)
 	return code, string(b), nil
+}
+
+// num reads a number from state JSON (terraform-json decodes numbers as
+// json.Number).
+func num(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
 }
 
 // copyTree copies a directory, leaving out Terraform's working files.

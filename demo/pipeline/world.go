@@ -131,7 +131,8 @@ func (w *world) createServices(ctx context.Context, out outputs, r release) erro
 			}
 			defs[i].Image = aws.String(img)
 		}
-		grace := s.HealthCheckGracePeriodSeconds
+		set := out.Settings[aws.ToString(s.ServiceName)]
+		grace := set.grace
 		for _, l := range s.LoadBalancers {
 			lb, err := w.targetGroup(ctx, aws.ToString(l.TargetGroupArn))
 			if err != nil {
@@ -155,9 +156,10 @@ func (w *world) createServices(ctx context.Context, out outputs, r release) erro
 		if err != nil {
 			return fmt.Errorf("register %s in the stand-in: %w", aws.ToString(td.TaskDefinition.Family), err)
 		}
-		dc := s.DeploymentConfiguration
-		if dc == nil {
-			dc = &ecstypes.DeploymentConfiguration{MinimumHealthyPercent: aws.Int32(50), MaximumPercent: aws.Int32(200)}
+		dc := &ecstypes.DeploymentConfiguration{MinimumHealthyPercent: aws.Int32(set.minPct), MaximumPercent: aws.Int32(set.maxPct),
+			DeploymentCircuitBreaker: &ecstypes.DeploymentCircuitBreaker{Enable: set.breaker, Rollback: set.rollback}}
+		if set.maxPct == 0 {
+			return fmt.Errorf("service %s is not in the Terraform state as an aws_ecs_service", aws.ToString(s.ServiceName))
 		}
 		if _, err := w.ecs.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String(out.Cluster), ServiceName: s.ServiceName,
 			TaskDefinition: reg.TaskDefinition.TaskDefinitionArn, DesiredCount: aws.Int32(s.DesiredCount), LaunchType: ecstypes.LaunchTypeFargate,
@@ -166,9 +168,9 @@ func (w *world) createServices(ctx context.Context, out outputs, r release) erro
 			return fmt.Errorf("create service %s in the stand-in: %w", aws.ToString(s.ServiceName), err)
 		}
 		cb := dc.DeploymentCircuitBreaker
-		w.p.logf("%s: %d tasks of %s, min %d%% / max %d%%, circuit breaker %v", aws.ToString(s.ServiceName), s.DesiredCount,
+		w.p.logf("%s: %d tasks of %s, min %d%% / max %d%%, circuit breaker %v (rollback %v), grace period %ds", aws.ToString(s.ServiceName), s.DesiredCount,
 			aws.ToString(reg.TaskDefinition.TaskDefinitionArn)[strings.LastIndex(aws.ToString(reg.TaskDefinition.TaskDefinitionArn), "/")+1:],
-			aws.ToInt32(dc.MinimumHealthyPercent), aws.ToInt32(dc.MaximumPercent), cb != nil && cb.Enable)
+			aws.ToInt32(dc.MinimumHealthyPercent), aws.ToInt32(dc.MaximumPercent), cb.Enable, cb.Rollback, aws.ToInt32(grace))
 	}
 	if w.lb == nil {
 		return fmt.Errorf("no applied service has a load balancer: the api should sit behind the target group")

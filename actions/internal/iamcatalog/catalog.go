@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -19,7 +18,7 @@ import (
 
 //go:generate bash refresh.sh
 
-//go:embed catalog.json.gz
+//go:embed catalog.tsv.gz
 var snapshot []byte
 
 // Action is one IAM action.
@@ -72,18 +71,74 @@ func Default() *Catalog {
 	})
 	if defaultErr != nil {
 		// The snapshot is embedded at build time; a broken one is a build bug.
-		panic(fmt.Sprintf("iamcatalog: embedded catalog.json.gz is unreadable: %v; rerun go generate ./actions/internal/iamcatalog", defaultErr))
+		panic(fmt.Sprintf("iamcatalog: embedded catalog.tsv.gz is unreadable: %v; rerun go generate ./actions/internal/iamcatalog", defaultErr))
 	}
 	return defaultCat
 }
 
-// Read loads a catalogue file (uncompressed JSON).
+// Read loads a catalogue in its on-disk form (uncompressed): comment lines
+// "# source: ..." and "# date: ...", then one line per action, sorted:
+// "service:action<TAB>resource types, comma-separated<TAB>access level".
+// A flat text format, because decoding 20,000 actions from JSON took most
+// of a policy-check run.
 func Read(r io.Reader) (*Catalog, error) {
-	var f File
-	if err := json.NewDecoder(r).Decode(&f); err != nil {
+	data, err := io.ReadAll(r)
+	if err != nil {
 		return nil, fmt.Errorf("reading IAM catalogue: %w", err)
 	}
-	return New(f), nil
+	c := &Catalog{actions: make(map[string]Action, 21000), byPfx: map[string][]string{}}
+	c.names = make([]string, 0, 21000)
+	for n, line := range strings.Split(string(data), "\n") {
+		if line == "" {
+			continue
+		}
+		if strings.HasPrefix(line, "# ") {
+			k, v, _ := strings.Cut(line[2:], ": ")
+			switch k {
+			case "source":
+				c.Source = v
+			case "date":
+				c.Date = v
+			}
+			continue
+		}
+		name, rest, ok := strings.Cut(line, "\t")
+		res, access, _ := strings.Cut(rest, "\t")
+		i := strings.IndexByte(name, ':')
+		if !ok || i <= 0 {
+			return nil, fmt.Errorf("IAM catalogue line %d: want service:action<TAB>resources<TAB>access, got %q", n+1, line)
+		}
+		a := Action{Name: name, Access: access}
+		if res != "" {
+			a.Resources = strings.Split(res, ",")
+		}
+		c.actions[name] = a
+		c.names = append(c.names, name)
+		c.byPfx[name[:i]] = append(c.byPfx[name[:i]], name)
+	}
+	if !sort.StringsAreSorted(c.names) {
+		sort.Strings(c.names)
+		for _, v := range c.byPfx {
+			sort.Strings(v)
+		}
+	}
+	return c, nil
+}
+
+// Write stores a File in the form Read reads.
+func Write(w io.Writer, f File) error {
+	var lines []string
+	for pfx, acts := range f.Actions {
+		for name, e := range acts {
+			lines = append(lines, strings.ToLower(pfx)+":"+strings.ToLower(name)+"\t"+strings.Join(e.Resources, ",")+"\t"+e.Access)
+		}
+	}
+	sort.Strings(lines)
+	if _, err := fmt.Fprintf(w, "# source: %s\n# date: %s\n", f.Source, f.Date); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, strings.Join(lines, "\n")+"\n")
+	return err
 }
 
 // New builds a Catalog from a File.

@@ -1,6 +1,7 @@
 package iamcatalog
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -99,7 +100,14 @@ func TestRefreshReadsTheServiceReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := New(f)
+	var buf bytes.Buffer
+	if err := Write(&buf, f); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if c.Date != "2026-01-02" || c.Len() != 7 {
 		t.Fatalf("catalogue of %s with %d actions, want 2026-01-02 with 7", c.Date, c.Len())
 	}

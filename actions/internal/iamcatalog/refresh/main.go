@@ -1,13 +1,12 @@
-// Command refresh rebuilds catalog.json.gz, from AWS's service reference
+// Command refresh rebuilds catalog.tsv.gz, from AWS's service reference
 // where the internet is reachable, or from cfn-lint's Policies.json.
 //
-//	go run ./actions/internal/iamcatalog/refresh -service-reference https://servicereference.us-east-1.amazonaws.com/ -out catalog.json.gz
-//	go run ./actions/internal/iamcatalog/refresh -cfn-lint PATH/Policies.json -out catalog.json.gz
+//	go run ./actions/internal/iamcatalog/refresh -service-reference https://servicereference.us-east-1.amazonaws.com/ -out catalog.tsv.gz
+//	go run ./actions/internal/iamcatalog/refresh -cfn-lint PATH/Policies.json -out catalog.tsv.gz
 package main
 
 import (
 	"compress/gzip"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net/http"
@@ -20,7 +19,8 @@ import (
 func main() {
 	ref := flag.String("service-reference", "", "root URL of AWS's service reference index")
 	cfn := flag.String("cfn-lint", "", "path to cfn-lint's data/AdditionalSpecs/Policies.json")
-	out := flag.String("out", "catalog.json.gz", "file to write")
+	out := flag.String("out", "catalog.tsv.gz", "file to write")
+	source := flag.String("source", "", "describe the source in the snapshot (default: what was read)")
 	date := flag.String("date", time.Now().UTC().Format("2006-01-02"), "snapshot date to record")
 	flag.Parse()
 	var f iamcatalog.File
@@ -38,6 +38,9 @@ func main() {
 		err = fmt.Errorf("give -service-reference URL or -cfn-lint FILE")
 	}
 	if err == nil {
+		if *source != "" {
+			f.Source = *source
+		}
 		err = write(*out, f)
 	}
 	if err != nil {
@@ -53,7 +56,7 @@ func write(path string, f iamcatalog.File) error {
 		return err
 	}
 	zw, _ := gzip.NewWriterLevel(w, gzip.BestCompression)
-	if err := json.NewEncoder(zw).Encode(f); err != nil {
+	if err := iamcatalog.Write(zw, f); err != nil {
 		return err
 	}
 	if err := zw.Close(); err != nil {
