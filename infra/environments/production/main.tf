@@ -214,6 +214,11 @@ module "worker" {
     AWS_REGION         = var.region
     CONVEYOR_TABLE     = module.data.table_name
     CONVEYOR_QUEUE_URL = module.data.queue_url
+    # The worker sets this visibility on every receive; keep it the queue's.
+    CONVEYOR_VISIBILITY_TIMEOUT = "${var.worker.visibility_timeout_seconds}s"
+    # In-flight tasks get the stop timeout minus 10 s to finish, leaving time
+    # to hand back the rest and flush deletes before ECS sends SIGKILL.
+    CONVEYOR_STOP_BUDGET = "${max(var.worker.stop_timeout - 10, 0)}s"
   }
   # Deviations from DESIGN.md's table (contract.md): + ChangeMessageVisibility
   # (heartbeat for long tasks, visibility 0 on SIGTERM); - PutItem (the worker
