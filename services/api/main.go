@@ -11,8 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -20,31 +18,18 @@ import (
 	"github.com/conveyor-dev/conveyor/services/api/taskservice"
 	"github.com/conveyor-dev/conveyor/services/internal/config"
 	"github.com/conveyor-dev/conveyor/services/internal/queue"
+	"github.com/conveyor-dev/conveyor/services/internal/servicemain"
 	"github.com/conveyor-dev/conveyor/services/internal/taskstore"
 	"github.com/conveyor-dev/conveyor/services/internal/tasktype"
-	"github.com/conveyor-dev/conveyor/services/internal/version"
 )
 
-func main() {
-	if len(os.Args) > 1 && (os.Args[1] == "--version" || os.Args[1] == "-version") {
-		fmt.Println("api", version.Revision)
-		return
-	}
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("service", "api", "revision", version.Revision)
-	if err := run(log); err != nil {
-		log.Error("api stopped", "err", err)
-		os.Exit(1)
-	}
-	log.Info("api stopped")
-}
+func main() { servicemain.Run("api", run) }
 
-func run(log *slog.Logger) error {
+func run(ctx context.Context, log *slog.Logger) error {
 	c, err := taskservice.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
 	awsCfg, err := config.AWS(ctx)
 	if err != nil {
 		return err

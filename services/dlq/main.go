@@ -6,11 +6,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -18,30 +15,17 @@ import (
 	"github.com/conveyor-dev/conveyor/services/dlq/deadletter"
 	"github.com/conveyor-dev/conveyor/services/internal/config"
 	"github.com/conveyor-dev/conveyor/services/internal/queue"
+	"github.com/conveyor-dev/conveyor/services/internal/servicemain"
 	"github.com/conveyor-dev/conveyor/services/internal/taskstore"
-	"github.com/conveyor-dev/conveyor/services/internal/version"
 )
 
-func main() {
-	if len(os.Args) > 1 && (os.Args[1] == "--version" || os.Args[1] == "-version") {
-		fmt.Println("dlq", version.Revision)
-		return
-	}
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("service", "dlq", "revision", version.Revision)
-	if err := run(log); err != nil {
-		log.Error("dlq stopped", "err", err)
-		os.Exit(1)
-	}
-	log.Info("dlq stopped")
-}
+func main() { servicemain.Run("dlq", run) }
 
-func run(log *slog.Logger) error {
+func run(ctx context.Context, log *slog.Logger) error {
 	c, err := deadletter.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
 	awsCfg, err := config.AWS(ctx)
 	if err != nil {
 		return err
