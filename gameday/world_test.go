@@ -39,10 +39,10 @@ import (
 )
 
 // The local world's timings, short so a game day takes seconds, in the same
-// proportions as production (health checks 10 s × 2 → 0.5 s × 2;
+// proportions as production (health checks 10 s × 2 → 1 s × 2;
 // deregistration delay 30 s → 3 s; the api's drain window inside it).
 const (
-	checkInterval = 500 * time.Millisecond
+	checkInterval = time.Second
 	deregDelay    = 3 * time.Second
 	cluster       = "conveyor"
 	apiService    = "conveyor-api"
@@ -233,7 +233,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w := &world{t: t, ctx: ctx, rel: rel, env: data.Env(), started: time.Now()}
-	w.lb = grpclb.New(grpclb.TargetGroup{Name: "conveyor-api", Interval: checkInterval, Timeout: 400 * time.Millisecond,
+	w.lb = grpclb.New(grpclb.TargetGroup{Name: "conveyor-api", Interval: checkInterval, Timeout: 800 * time.Millisecond,
 		HealthyThreshold: 2, UnhealthyThreshold: 2, DeregistrationDelay: deregDelay})
 	if err := w.lb.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)

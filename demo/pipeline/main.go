@@ -180,7 +180,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	for _, t := range p.timings {
 		fmt.Println("      " + t)
 	}
-	fmt.Printf("    total %s; task logs in %s\n", time.Since(p.started).Round(time.Second), filepath.Join(p.dir, "tasks", "logs"))
+	fmt.Printf("    total %s; task logs in %s (kept with -keep)\n", time.Since(p.started).Round(time.Second), filepath.Join(p.dir, "tasks", "logs"))
 	if code != 0 {
 		return errVerdict
 	}

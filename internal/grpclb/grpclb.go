@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -271,7 +272,10 @@ func (lb *LB) check(t *target) {
 		_, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: lb.tg.HealthService}, grpc.WaitForReady(true))
 		timedOut := ctx.Err() != nil
 		cancel()
-		lb.record(t, status.Code(err), timedOut)
+		// A check that timed out without a connection is the ALB's
+		// Target.FailedHealthChecks (nothing listens), not Target.Timeout.
+		refused := timedOut && t.conn.GetState() != connectivity.Ready
+		lb.record(t, status.Code(err), timedOut, refused)
 		select {
 		case <-t.stop:
 			return
@@ -283,7 +287,7 @@ func (lb *LB) check(t *target) {
 }
 
 // record applies one check result with the thresholds.
-func (lb *LB) record(t *target, code codes.Code, timedOut bool) {
+func (lb *LB) record(t *target, code codes.Code, timedOut, refused bool) {
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
 	if t.state == Draining || lb.tgts[t.id] != t {
@@ -301,9 +305,12 @@ func (lb *LB) record(t *target, code codes.Code, timedOut bool) {
 	t.passes = 0
 	if t.state != Unhealthy && t.fails >= lb.tg.UnhealthyThreshold {
 		t.state = Unhealthy
-		if timedOut {
+		switch {
+		case refused:
+			t.reason = "Health checks failed"
+		case timedOut:
 			t.reason = "Request timed out"
-		} else {
+		default:
 			t.reason = "Health checks failed with these codes: [" + strconv.Itoa(int(code)) + "]"
 		}
 	}

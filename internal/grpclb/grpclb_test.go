@@ -197,3 +197,18 @@ func TestParseMatcher(t *testing.T) {
 		}
 	}
 }
+
+func TestTargetWithNothingListeningFailsHealthChecks(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens here any more
+	lb, _ := startLB(t, fast)
+	_ = lb.Register("gone", addr, "az-a")
+	waitState(t, lb, "gone", Unhealthy)
+	if _, reason := lb.Health("gone"); reason != "Health checks failed" {
+		t.Errorf("reason %q, want the ALB's failed-health-checks text for a closed port", reason)
+	}
+}

@@ -57,6 +57,7 @@ module "alb" {
   source            = "../../modules/alb"
   name              = var.name
   vpc_id            = module.network.vpc_id
+  vpc_cidr          = module.network.vpc_cidr
   public_subnet_ids = module.network.public_subnet_ids
   certificate_arn   = var.certificate_arn
   listener_protocol = var.alb_listener_protocol

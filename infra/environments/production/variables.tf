@@ -177,9 +177,9 @@ variable "log_retention_days" {
 }
 
 variable "github_subjects" {
-  description = "OIDC subjects that may assume the deploy role."
+  description = "OIDC subjects that may assume the deploy role: pushes to main, and jobs in the production environment (deploy, rollback), which present the environment subject instead of the ref."
   type        = list(string)
-  default     = ["repo:conveyor-dev/conveyor:ref:refs/heads/main"]
+  default     = ["repo:conveyor-dev/conveyor:ref:refs/heads/main", "repo:conveyor-dev/conveyor:environment:production"]
 }
 
 variable "create_oidc_provider" {

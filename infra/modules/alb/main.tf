@@ -18,17 +18,13 @@ resource "aws_vpc_security_group_ingress_rule" "listener" {
   cidr_ipv4         = each.key
 }
 
-data "aws_vpc" "this" {
-  id = var.vpc_id
-}
-
 resource "aws_vpc_security_group_egress_rule" "targets" {
   security_group_id = aws_security_group.alb.id
   description       = "gRPC and health checks to the api tasks"
   ip_protocol       = "tcp"
   from_port         = var.target_port
   to_port           = var.target_port
-  cidr_ipv4         = data.aws_vpc.this.cidr_block
+  cidr_ipv4         = var.vpc_cidr
 }
 
 locals {

@@ -12,6 +12,11 @@ variable "vpc_id" {
   type = string
 }
 
+variable "vpc_cidr" {
+  description = "The VPC's CIDR, where the api targets live. Passed in rather than looked up, so planning needs no ec2:DescribeVpcs."
+  type        = string
+}
+
 variable "public_subnet_ids" {
   description = "Public subnets, one per AZ."
   type        = list(string)
