@@ -76,6 +76,7 @@ type infra struct {
 	policies string // the copied contract
 	plan     string // binary plan file
 	planJSON string // terraform show -json of it
+	planned  *tfjson.StateValues
 }
 
 // plan copies infra/ and policies/ (Terraform writes state and .terraform
@@ -141,6 +142,7 @@ func (p *pipeline) plan(ctx context.Context, w *world) (*infra, error) {
 	if err != nil {
 		return nil, fmt.Errorf("terraform show -json: %w", err)
 	}
+	in.planned = plan.PlannedValues
 	b, err := json.Marshal(plan)
 	if err != nil {
 		return nil, err
@@ -183,8 +185,9 @@ func (p *pipeline) policyCheck(ctx context.Context, bin string, in *infra) error
 type outputs struct {
 	Cluster  string
 	Services map[string]string // api|worker|dlq → ECS service name
-	// Settings are the applied aws_ecs_service values moto does not keep
-	// (it drops the circuit breaker), read from the Terraform state.
+	// Settings are the aws_ecs_service values moto does not keep (it drops
+	// the circuit breaker and the grace period, so even the state read back
+	// from it lacks them), read from the plan that was applied.
 	Settings map[string]serviceSettings // by ECS service name
 }
 
@@ -194,10 +197,10 @@ type serviceSettings struct {
 	minPct, maxPct    int32
 }
 
-// serviceSettings walks the state for aws_ecs_service resources.
-func ecsSettings(st *tfjson.State) map[string]serviceSettings {
+// ecsSettings walks planned values for aws_ecs_service resources.
+func ecsSettings(vals *tfjson.StateValues) map[string]serviceSettings {
 	out := map[string]serviceSettings{}
-	if st == nil || st.Values == nil {
+	if vals == nil || vals.RootModule == nil {
 		return out
 	}
 	var walk func(m *tfjson.StateModule)
@@ -229,7 +232,7 @@ func ecsSettings(st *tfjson.State) map[string]serviceSettings {
 			walk(c)
 		}
 	}
-	walk(st.Values.RootModule)
+	walk(vals.RootModule)
 	return out
 }
 
@@ -249,11 +252,7 @@ func (p *pipeline) apply(ctx context.Context, in *infra) (outputs, error) {
 	if err := json.Unmarshal(o["service_names"].Value, &out.Services); err != nil {
 		return out, fmt.Errorf("output service_names: %w", err)
 	}
-	st, err := in.tf.Show(ctx)
-	if err != nil {
-		return out, fmt.Errorf("terraform show (state): %w", err)
-	}
-	out.Settings = ecsSettings(st)
+	out.Settings = ecsSettings(in.planned)
 	var keys []string
 	for k := range o {
 		keys = append(keys, k)

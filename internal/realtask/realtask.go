@@ -87,6 +87,7 @@ type Launcher struct {
 	tasks    map[string]*task
 	down     map[string]string // AZ → why it is down
 	clusters map[string]bool
+	closed   bool // after Close nothing starts
 	wg       sync.WaitGroup
 }
 
@@ -142,7 +143,9 @@ func (l *Launcher) Launch(spec ecsstandin.TaskSpec, _ time.Time) ecsstandin.Hand
 		state: statePending, exitCodes: map[string]int{}, digests: map[string]string{}, done: make(chan struct{})}
 	l.mu.Lock()
 	t.az = l.placeLocked(spec.Service)
-	if t.az == "" {
+	if l.closed {
+		t.failLocked("ResourceInitializationError: the local world is shutting down")
+	} else if t.az == "" {
 		t.failLocked("ResourceInitializationError: no availability zone is up (" + l.downReasonsLocked() + ")")
 	}
 	l.tasks[spec.TaskArn] = t
@@ -250,6 +253,7 @@ func (l *Launcher) Tasks() []TaskInfo {
 // Close kills every task and waits for the processes to be reaped.
 func (l *Launcher) Close() {
 	l.mu.Lock()
+	l.closed = true
 	var ts []*task
 	for _, t := range l.tasks {
 		ts = append(ts, t)

@@ -128,9 +128,15 @@ func (t *task) start() {
 		stopTimeout = max(stopTimeout, st)
 	}
 
+	t.l.mu.Lock()
+	closed := t.l.closed
+	t.l.mu.Unlock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.stopTimeout = stopTimeout
+	if closed && t.killReason == "" {
+		t.killReason = "Task stopped: the local world is shutting down"
+	}
 	if t.stopAsked || t.killReason != "" {
 		// Stopped while still pending: it never ran.
 		t.state = stateExited
