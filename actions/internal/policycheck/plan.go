@@ -141,6 +141,9 @@ func PlanSubject(plan *tfjson.Plan) *policyrules.Subject {
 		case "aws_iam_role_policy":
 			d := doc(r.Address, "policy", v["policy"], policyrules.Identity)
 			role := findRole(r, "role")
+			if role != nil && d == nil {
+				role.Pending = true
+			}
 			if d != nil && role != nil {
 				d.Roles = []string{role.Address}
 				role.Docs = append(role.Docs, d)
@@ -161,6 +164,7 @@ func PlanSubject(plan *tfjson.Plan) *policyrules.Subject {
 			}
 			if d == nil {
 				unknownPolicy(r.Address, "policy_arn")
+				role.Pending = true
 				continue
 			}
 			d.Roles = append(d.Roles, role.Address)

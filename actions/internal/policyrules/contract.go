@@ -143,6 +143,9 @@ func (contractRule) Check(c *Check) {
 			}
 		}
 		// In the contract but not granted.
+		if r.Pending {
+			continue
+		}
 		for _, al := range cr.Allows {
 			for _, ca := range al.Actions {
 				for _, cres := range al.Resources {

@@ -68,6 +68,11 @@ type Role struct {
 	Address string
 	Range   hcl.Range
 	Docs    []*Doc
+	// Pending is set when some of the role's policies are not known yet
+	// (a plan whose policy embeds an ARN the same apply creates). What is
+	// known is still checked for excess; a missing grant cannot be told
+	// from a pending one, so that direction is skipped and IAM008 says why.
+	Pending bool
 }
 
 // Problem is an unresolved value found by the evaluator.
