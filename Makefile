@@ -7,12 +7,15 @@ GO ?= go
 export TF_CLI_CONFIG_FILE := $(CURDIR)/.cache/terraformrc
 TEST_TIMEOUT ?= 75m
 
-.PHONY: help demo test unit lint bench proto tf-config
+.PHONY: help demo demo-services test unit lint bench proto tf-config
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-demo: tf-config ## run the main job locally against the local world (see README)
+demo: tf-config ## the push-to-deploy pipeline end to end on the local world (see README)
+	$(GO) run ./demo/pipeline
+
+demo-services: ## the services alone against moto, with a few tasks
 	$(GO) run ./demo
 
 test: tf-config lint ## every test: unit, moto, terraform, registries, stand-ins

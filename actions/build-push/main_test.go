@@ -50,24 +50,11 @@ func (r *runner) run(args ...string) error {
 	return run(context.Background(), args, gha.NewRunner(func(k string) string { return r.env[k] }, &r.log))
 }
 
-// outputs parses the name<<delimiter blocks the action wrote.
+// outputs reads the outputs the action wrote.
 func (r *runner) outputs(t *testing.T) map[string]string {
-	raw, err := os.ReadFile(r.out)
+	out, err := gha.ReadOutputs(r.out)
 	if err != nil {
 		t.Fatal(err)
-	}
-	out := map[string]string{}
-	lines := strings.Split(string(raw), "\n")
-	for i := 0; i < len(lines); i++ {
-		k, delim, ok := strings.Cut(lines[i], "<<")
-		if !ok {
-			continue
-		}
-		var v []string
-		for i++; i < len(lines) && lines[i] != delim; i++ {
-			v = append(v, lines[i])
-		}
-		out[k] = strings.Join(v, "\n")
 	}
 	return out
 }

@@ -270,3 +270,36 @@ func appendFile(path, s string) error {
 	}
 	return f.Close()
 }
+
+// ReadOutputs parses a GITHUB_OUTPUT file the way the runner does: every
+// name<<delimiter block, and plain name=value lines. Tests and the local
+// pipeline use it to read what an action reported.
+func ReadOutputs(path string) (map[string]string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read outputs: %w", err)
+	}
+	out := map[string]string{}
+	lines := strings.Split(strings.ReplaceAll(string(raw), "\r\n", "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		if lines[i] == "" {
+			continue
+		}
+		if k, delim, ok := strings.Cut(lines[i], "<<"); ok {
+			start := i + 1
+			for i++; i < len(lines) && lines[i] != delim; i++ {
+			}
+			if i == len(lines) {
+				return nil, fmt.Errorf("%s:%d: output %s: no closing delimiter %q", path, start, k, delim)
+			}
+			out[k] = strings.Join(lines[start:i], "\n")
+			continue
+		}
+		k, v, ok := strings.Cut(lines[i], "=")
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: not an output line: %q", path, i+1, lines[i])
+		}
+		out[k] = v
+	}
+	return out, nil
+}

@@ -41,6 +41,9 @@ func TestSetOutputCannotBeInjectedThroughTheValue(t *testing.T) {
 	if err := r.SetOutput("image-map", evil); err != nil {
 		t.Fatal(err)
 	}
+	if got, err := ReadOutputs(out); err != nil || len(got) != 1 || got["image-map"] != evil {
+		t.Fatalf("ReadOutputs = %q, %v; want only image-map = the value", got, err)
+	}
 	b, _ := os.ReadFile(out)
 	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 	head, tail := lines[0], lines[len(lines)-1]
