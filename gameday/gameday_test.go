@@ -47,23 +47,24 @@ func TestZeroDowntimeDuringAPIRollingDeployment(t *testing.T) {
 	code, out := w.deploy(map[string]string{"api": w.rel.v2["api"]}, "v2", apiService)
 	took := time.Since(start)
 	time.Sleep(2 * time.Second) // traffic after the last old task is gone
-	l.end()
+	l.End()
 	if code != 0 || !strings.Contains(out, "SUCCEEDED") {
 		t.Fatalf("deploy v2 exited %d, want 0 with SUCCEEDED:\n%s", code, out)
 	}
-	o := w.settle(l.accepted, 60*time.Second)
+	o := w.settle(l.Accepted(), 60*time.Second)
 	figures(t,
 		fmt.Sprintf("api rolling deployment v1 → v2 (2 tasks, min 50 %% / max 200 %%, deregistration delay %s): deploy took %s, verdict SUCCEEDED", deregDelay, took.Round(time.Millisecond)),
 		"load: "+l.String(),
 		"accepted tasks: "+o.String())
-	if l.failed != 0 {
-		t.Errorf("%d RPCs failed during the rolling deployment, want 0", l.failed)
+	ok, failed := l.Counts()
+	if failed != 0 {
+		t.Errorf("%d RPCs failed during the rolling deployment, want 0", failed)
 	}
-	if l.ok == 0 {
+	if ok == 0 {
 		t.Error("no RPC succeeded: the load never reached the api")
 	}
-	if o.succeeded != len(l.accepted) {
-		t.Errorf("accepted tasks: %s; want all %d SUCCEEDED (open: %v)", o, len(l.accepted), o.open)
+	if o.Succeeded != len(l.Accepted()) {
+		t.Errorf("accepted tasks: %s; want all %d SUCCEEDED (open: %v)", o, len(l.Accepted()), o.Open)
 	}
 }
 
@@ -80,21 +81,22 @@ func TestAZLossRecoversToDesiredCountWithoutLosingAcceptedTasks(t *testing.T) {
 	}
 	l := w.startLoad(4, 50*time.Millisecond, "sleep", "300ms")
 	time.Sleep(2 * time.Second)
-	before := l.requests()
+	ok, failed := l.Counts()
+	before := ok + failed
 	lost := time.Now()
 	killed := w.tasks.FailAZ("us-east-1b", "game day")
 	noticed := w.belowDesired(30*time.Second, apiService, workerService)
 	w.steady(90*time.Second, apiService, workerService)
 	recovery := time.Since(lost)
 	time.Sleep(2 * time.Second)
-	l.end()
+	l.End()
 	w.tasks.RestoreAZ("us-east-1b")
 	for _, ti := range w.tasks.Tasks() {
 		if ti.AZ == "us-east-1b" {
 			t.Errorf("task %s was placed in the lost AZ", ti.Arn)
 		}
 	}
-	o := w.settle(l.accepted, 90*time.Second)
+	o := w.settle(l.Accepted(), 90*time.Second)
 	figures(t,
 		fmt.Sprintf("lost us-east-1b: %d tasks killed (SIGKILL) at %s, %d requests before", len(killed), lost.Format("15:04:05.000"), before),
 		fmt.Sprintf("the scheduler saw the loss after %s; recovery (both services back at desired count and steady, 2 healthy api targets): %s after the loss", noticed.Round(time.Millisecond), recovery.Round(time.Millisecond)),
@@ -103,8 +105,8 @@ func TestAZLossRecoversToDesiredCountWithoutLosingAcceptedTasks(t *testing.T) {
 	if len(killed) != 2 {
 		t.Errorf("killed %d tasks, want 2", len(killed))
 	}
-	if len(o.open) != 0 || o.succeeded != len(l.accepted) {
-		t.Errorf("accepted tasks: %s; want all %d SUCCEEDED (open: %v)", o, len(l.accepted), o.open)
+	if len(o.Open) != 0 || o.Succeeded != len(l.Accepted()) {
+		t.Errorf("accepted tasks: %s; want all %d SUCCEEDED (open: %v)", o, len(l.Accepted()), o.Open)
 	}
 }
 
@@ -136,8 +138,8 @@ func TestWorkerDrainDuringDeploymentCompletesEveryTask(t *testing.T) {
 		fmt.Sprintf("worker deployment v1 → v2 with %d sleep(3s) tasks submitted: deploy took %s", len(ids), took.Round(time.Millisecond)),
 		"tasks: "+o.String(),
 		"stopped worker tasks (exit code: count): "+stopped)
-	if o.succeeded != len(ids) || len(o.open) != 0 {
-		t.Errorf("tasks: %s; want every one of %d SUCCEEDED exactly once or after a retry, none orphaned (open: %v)", o, len(ids), o.open)
+	if o.Succeeded != len(ids) || len(o.Open) != 0 {
+		t.Errorf("tasks: %s; want every one of %d SUCCEEDED exactly once or after a retry, none orphaned (open: %v)", o, len(ids), o.Open)
 	}
 	// A worker that drained in time exits 0; 137 would mean SIGKILL after
 	// the stopTimeout, with tasks cut off.
@@ -201,8 +203,8 @@ func TestBadReleaseTripsCircuitBreakerAndRollsBackUnderTraffic(t *testing.T) {
 	took := time.Since(start)
 	back := w.steady(90*time.Second, apiService)
 	time.Sleep(time.Second)
-	l.end()
-	o := w.settle(l.accepted, 60*time.Second)
+	l.End()
+	o := w.settle(l.Accepted(), 60*time.Second)
 	figures(t,
 		fmt.Sprintf("api v3 (listens on :9090, target group checks 8080): deploy exited %d after %s; back to 2 healthy v1 targets %s later", code, took.Round(time.Millisecond), back.Round(time.Millisecond)),
 		"load: "+l.String(),
@@ -213,11 +215,11 @@ func TestBadReleaseTripsCircuitBreakerAndRollsBackUnderTraffic(t *testing.T) {
 	if !strings.Contains(out, "ROLLED_BACK") {
 		t.Errorf("deploy output does not report ROLLED_BACK:\n%s", out)
 	}
-	if l.failed != 0 {
-		t.Errorf("%d RPCs failed while the bad release rolled back, want 0", l.failed)
+	if _, failed := l.Counts(); failed != 0 {
+		t.Errorf("%d RPCs failed while the bad release rolled back, want 0", failed)
 	}
-	if o.succeeded != len(l.accepted) {
-		t.Errorf("accepted tasks: %s; want all %d SUCCEEDED (open: %v)", o, len(l.accepted), o.open)
+	if o.Succeeded != len(l.Accepted()) {
+		t.Errorf("accepted tasks: %s; want all %d SUCCEEDED (open: %v)", o, len(l.Accepted()), o.Open)
 	}
 	// The service runs v1 again.
 	ds, err := w.ecs.DescribeServices(w.ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{apiService}})

@@ -30,6 +30,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/conveyor-dev/conveyor/internal/taskload"
 )
 
 func main() {
@@ -165,7 +167,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	p.begin("roll out v2 under load (deploy action)")
 	l := w.startLoad(ctx, 4, 100*time.Millisecond)
 	code, summary, err := p.deploy(ctx, bins["deploy"], w, out, v2)
-	l.end()
+	l.End()
 	if err != nil {
 		return err
 	}
@@ -173,7 +175,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	fmt.Println()
 	fmt.Println(indent(summary))
 	p.logf("traffic during the rollout: %s", l)
-	open := w.settle(ctx, l.accepted, 60*time.Second)
+	open := taskload.Settle(ctx, w.client, l.Accepted(), 60*time.Second)
 	p.logf("tasks accepted during the rollout: %s", open)
 	p.timings = append(p.timings, fmt.Sprintf("%d. %-44s %s", p.step, p.stepName(), time.Since(p.stepAt).Round(100*time.Millisecond)))
 	fmt.Println("\n    time per step:")
@@ -184,8 +186,8 @@ func (p *pipeline) run(ctx context.Context) error {
 	if code != 0 {
 		return errVerdict
 	}
-	if l.failed > 0 {
-		return fmt.Errorf("%d RPCs failed during the rollout (zero downtime broken)", l.failed)
+	if _, failed := l.Counts(); failed > 0 {
+		return fmt.Errorf("%d RPCs failed during the rollout (zero downtime broken)", failed)
 	}
 	return nil
 }

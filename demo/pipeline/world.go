@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,12 +20,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
 
 	"github.com/conveyor-dev/conveyor/internal/ecsstandin"
 	"github.com/conveyor-dev/conveyor/internal/grpclb"
 	"github.com/conveyor-dev/conveyor/internal/motoserver"
 	"github.com/conveyor-dev/conveyor/internal/realtask"
+	"github.com/conveyor-dev/conveyor/internal/taskload"
 	taskv1 "github.com/conveyor-dev/conveyor/services/proto/taskv1"
 )
 
@@ -293,9 +292,9 @@ func (w *world) batch(ctx context.Context, n int) error {
 		what[r.GetTask().GetTaskId()] = k.kind + " " + k.payload
 	}
 	w.p.logf("submitted %d tasks through %s", len(ids), w.lb.Addr())
-	o := w.settle(ctx, ids, 2*time.Minute)
+	o := taskload.Settle(ctx, w.client, ids, 2*time.Minute)
 	for _, id := range ids {
-		t := o.tasks[id]
+		t := o.Tasks[id]
 		line := fmt.Sprintf("%-36s %-24s %s", id, what[id], strings.TrimPrefix(t.GetStatus().String(), "TASK_STATUS_"))
 		if t.GetError() != "" {
 			line += " (" + t.GetError() + ")"
@@ -305,131 +304,14 @@ func (w *world) batch(ctx context.Context, n int) error {
 		w.p.logf("%s", line)
 	}
 	w.p.logf("%s", o)
-	if len(o.open) > 0 {
-		return fmt.Errorf("%d tasks did not finish", len(o.open))
+	if len(o.Open) > 0 {
+		return fmt.Errorf("%d tasks did not finish", len(o.Open))
 	}
 	return nil
 }
 
-// load submits echo tasks at a steady rate, without retries.
-type load struct {
-	stop      chan struct{}
-	wg        sync.WaitGroup
-	mu        sync.Mutex
-	ok        int
-	failed    int
-	errs      map[string]int
-	accepted  []string
-	startedAt time.Time
-	stoppedAt time.Time
-}
-
-func (w *world) startLoad(ctx context.Context, clients int, period time.Duration) *load {
-	l := &load{stop: make(chan struct{}), errs: map[string]int{}, startedAt: time.Now()}
-	for c := 0; c < clients; c++ {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			tick := time.NewTicker(period)
-			defer tick.Stop()
-			for i := 0; ; i++ {
-				select {
-				case <-l.stop:
-					return
-				case <-ctx.Done():
-					return
-				case <-tick.C:
-				}
-				cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				r, err := w.client.SubmitTask(cctx, &taskv1.SubmitTaskRequest{IdempotencyKey: fmt.Sprintf("demo-load-%d-%d-%d", l.startedAt.UnixNano(), c, i),
-					Type: "echo", Payload: []byte("under load")})
-				cancel()
-				l.mu.Lock()
-				if err != nil {
-					l.failed++
-					l.errs[status.Code(err).String()]++
-				} else {
-					l.ok++
-					l.accepted = append(l.accepted, r.GetTask().GetTaskId())
-				}
-				l.mu.Unlock()
-			}
-		}()
-	}
-	return l
-}
-
-func (l *load) end() {
-	close(l.stop)
-	l.wg.Wait()
-	l.stoppedAt = time.Now()
-}
-
-func (l *load) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := fmt.Sprintf("%d requests over %s, %d ok, %d failed", l.ok+l.failed, l.stoppedAt.Sub(l.startedAt).Round(time.Second), l.ok, l.failed)
-	if l.failed > 0 {
-		s += fmt.Sprintf(" %v", l.errs)
-	}
-	return s
-}
-
-type outcome struct {
-	tasks                   map[string]*taskv1.Task
-	succeeded, failed, dead int
-	open                    map[string]string
-}
-
-func (o outcome) String() string {
-	return fmt.Sprintf("%d succeeded, %d failed, %d dead, %d not finished", o.succeeded, o.failed, o.dead, len(o.open))
-}
-
-// settle follows task ids (GetTask through the balancer) until each is
-// terminal or the timeout passes.
-func (w *world) settle(ctx context.Context, ids []string, timeout time.Duration) outcome {
-	deadline := time.Now().Add(timeout)
-	o := outcome{tasks: map[string]*taskv1.Task{}}
-	for {
-		o.open = map[string]string{}
-		for _, id := range ids {
-			if t := o.tasks[id]; t != nil && terminal(t) {
-				continue
-			}
-			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			r, err := w.client.GetTask(cctx, &taskv1.GetTaskRequest{TaskId: id})
-			cancel()
-			if err != nil {
-				o.open[id] = err.Error()
-				continue
-			}
-			o.tasks[id] = r.GetTask()
-			if !terminal(r.GetTask()) {
-				o.open[id] = r.GetTask().GetStatus().String()
-			}
-		}
-		if len(o.open) == 0 || time.Now().After(deadline) || ctx.Err() != nil {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	for _, t := range o.tasks {
-		switch t.GetStatus() {
-		case taskv1.TaskStatus_TASK_STATUS_SUCCEEDED:
-			o.succeeded++
-		case taskv1.TaskStatus_TASK_STATUS_FAILED:
-			o.failed++
-		case taskv1.TaskStatus_TASK_STATUS_DEAD:
-			o.dead++
-		}
-	}
-	return o
-}
-
-func terminal(t *taskv1.Task) bool {
-	switch t.GetStatus() {
-	case taskv1.TaskStatus_TASK_STATUS_SUCCEEDED, taskv1.TaskStatus_TASK_STATUS_FAILED, taskv1.TaskStatus_TASK_STATUS_DEAD:
-		return true
-	}
-	return false
+// startLoad submits echo tasks through the load balancer at a steady rate,
+// without retries.
+func (w *world) startLoad(ctx context.Context, clients int, period time.Duration) *taskload.Load {
+	return taskload.Start(ctx, w.client, taskload.Options{Clients: clients, Period: period, Type: "echo", Payload: "under load", KeyPrefix: "demo-load"})
 }
