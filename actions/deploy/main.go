@@ -54,7 +54,18 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		gh.Error(gha.Annotation{Title: "deploy: inputs", Message: err.Error()})
 		return 2
 	}
-	if apply, _ := in.Bool("apply-infra"); apply {
+	// Every input is checked before anything is applied or deployed.
+	apply, err := in.Bool("apply-infra")
+	if err != nil {
+		gh.Error(gha.Annotation{Title: "deploy: inputs", Message: err.Error()})
+		return 2
+	}
+	rb, err := in.Bool("rollback")
+	if err != nil {
+		gh.Error(gha.Annotation{Title: "deploy: inputs", Message: err.Error()})
+		return 2
+	}
+	if apply {
 		gh.Group("terraform apply " + in.String("infra-dir"))
 		res, err := infraapply.Apply(ctx, infraapply.Options{Dir: in.String("infra-dir"), AllowReplace: in.List("allow-replace"), PlanCheck: planCheck(in.String("infra-dir"), gh), Log: gh.Log()})
 		gh.EndGroup()
@@ -69,11 +80,6 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		gh.Error(gha.Annotation{Title: "deploy: AWS", Message: err.Error()})
 		return 1
-	}
-	rb, err := in.Bool("rollback")
-	if err != nil {
-		gh.Error(gha.Annotation{Title: "deploy: inputs", Message: err.Error()})
-		return 2
 	}
 	sha := in.String("git-sha")
 	if sha == "" {
@@ -118,6 +124,6 @@ func options(in gha.Values, gh *gha.Runner) (rollout.Options, map[string]plan.Im
 	if err != nil {
 		return o, nil, err
 	}
-	o, err = step.Common(in, gh)
+	o, err = step.Common("deploy", in, gh)
 	return o, images, err
 }

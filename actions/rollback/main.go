@@ -40,7 +40,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		gh.Error(gha.Annotation{Title: "rollback: inputs", Message: err.Error()})
 		return 2
 	}
-	o, err := step.Common(in, gh)
+	o, err := step.Common("rollback", in, gh)
 	if err != nil {
 		gh.Error(gha.Annotation{Title: "rollback: inputs", Message: err.Error()})
 		return 2

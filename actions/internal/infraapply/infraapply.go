@@ -43,7 +43,6 @@ type Options struct {
 
 // Result says what an apply did.
 type Result struct {
-	PlanFile                string
 	Create, Update, Delete  int
 	Replace                 int
 	AllowedStatefulReplaces []string
@@ -160,8 +159,10 @@ func Apply(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(planDir)
-	res := &Result{PlanFile: filepath.Join(planDir, "tfplan")}
-	opts := []tfexec.PlanOption{tfexec.Out(res.PlanFile)}
+	// The plan file lives only as long as this call: it is applied below.
+	planFile := filepath.Join(planDir, "tfplan")
+	res := &Result{}
+	opts := []tfexec.PlanOption{tfexec.Out(planFile)}
 	for _, v := range o.Vars {
 		opts = append(opts, tfexec.Var(v))
 	}
@@ -173,7 +174,7 @@ func Apply(ctx context.Context, o Options) (*Result, error) {
 		res.NoChanges = true
 		return res, nil
 	}
-	p, err := tf.ShowPlanFile(ctx, res.PlanFile)
+	p, err := tf.ShowPlanFile(ctx, planFile)
 	if err != nil {
 		return nil, fmt.Errorf("terraform show -json of the plan in %s: %w", o.Dir, err)
 	}
@@ -209,7 +210,7 @@ func Apply(ctx context.Context, o Options) (*Result, error) {
 			return res, fmt.Errorf("plan check on %s failed; nothing was applied: %w", o.Dir, err)
 		}
 	}
-	if err := tf.Apply(ctx, tfexec.DirOrPlan(res.PlanFile)); err != nil {
+	if err := tf.Apply(ctx, tfexec.DirOrPlan(planFile)); err != nil {
 		return res, fmt.Errorf("terraform apply of the checked plan in %s: %w", o.Dir, err)
 	}
 	return res, nil

@@ -29,8 +29,9 @@ var Inputs = []gha.Input{
 	{Name: "deregistration-delay", Default: "30s", Usage: "the target group's deregistration delay, for the timeout warning"},
 }
 
-// Common reads the inputs deploy and rollback share.
-func Common(in gha.Values, gh *gha.Runner) (rollout.Options, error) {
+// Common reads the inputs deploy and rollback share; action ("deploy" or
+// "rollback") titles the pre-flight warnings.
+func Common(action string, in gha.Values, gh *gha.Runner) (rollout.Options, error) {
 	o := rollout.Options{Cluster: in.String("cluster"), Services: in.List("services"), Assumptions: plan.DefaultAssumptions}
 	var errs []error
 	var err error
@@ -56,7 +57,7 @@ func Common(in gha.Values, gh *gha.Runner) (rollout.Options, error) {
 		gh.Logf(time.Now().UTC().Format("15:04:05.000")+" "+format, args...)
 	}
 	o.Warnf = func(format string, args ...any) {
-		gh.Warning(gha.Annotation{Title: "deploy: pre-flight", Message: fmt.Sprintf(format, args...)})
+		gh.Warning(gha.Annotation{Title: action + ": pre-flight", Message: fmt.Sprintf(format, args...)})
 	}
 	return o, errors.Join(errs...)
 }
