@@ -30,7 +30,7 @@ func Summary(title string, results []*Result, w *Watcher) string {
 			td += " → " + code(plan.ShortTaskDef(r.NewTaskDef))
 		}
 		row("task definition", td)
-		row("digest", code(digestRows(r.Digests)))
+		row("digest", code(digestPairs(r.Digests, " ")))
 		if r.Duration() > 0 {
 			row("duration", r.Duration().String())
 		}
@@ -81,13 +81,12 @@ func code(s string) string {
 	return "`" + s + "`"
 }
 
-func digestRows(m map[string]string) string {
-	if len(m) == 0 {
-		return ""
-	}
+// digestPairs lists container and digest pairs, joined by sep, in container
+// order so the summary and the log read the same on every run.
+func digestPairs(m map[string]string, sep string) string {
 	var parts []string
 	for c, d := range m {
-		parts = append(parts, c+" "+d)
+		parts = append(parts, c+sep+d)
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")

@@ -178,8 +178,7 @@ func (w *Watcher) round(ctx context.Context, all *[]*watched, timeout time.Durat
 			batch := names[i:min(i+10, len(names))]
 			out, err := w.API.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(c), Services: batch}, noRetry)
 			if err != nil {
-				if isThrottle(err) {
-					w.Throttled++
+				if w.countThrottle(err) {
 					throttled = true
 					break
 				}
@@ -242,17 +241,14 @@ func (w *Watcher) evaluate(ctx context.Context, x *watched, svc *types.Service, 
 		r.Threshold = plan.Threshold(d.DesiredCount)
 		if d.FailedTasks != x.lastFailed || x.stopping {
 			breaker := "circuit breaker off"
-			if dc := svc.DeploymentConfiguration; dc != nil && dc.DeploymentCircuitBreaker != nil && dc.DeploymentCircuitBreaker.Enable {
+			if breakerOn(svc) {
 				breaker = fmt.Sprintf("circuit breaker %d/%d", d.FailedTasks, r.Threshold)
 			}
 			w.logf("%s: deployment %s: %d failed tasks (%s)", r.Service, r.DeploymentID, d.FailedTasks, breaker)
 			var err error
 			var fatal string
 			if fatal, err = w.stoppedTasks(ctx, x); err != nil {
-				throttled = isThrottle(err)
-				if throttled {
-					w.Throttled++
-				}
+				throttled = w.countThrottle(err)
 			} else if !x.stopping {
 				x.lastFailed = d.FailedTasks
 			}
@@ -265,8 +261,7 @@ func (w *Watcher) evaluate(ctx context.Context, x *watched, svc *types.Service, 
 	if p := x.parent; p != nil && p.stopping {
 		// The failed deployment's last tasks drain while the rollback
 		// runs: their stop reasons are the evidence.
-		if _, err := w.stoppedTasks(ctx, p); err != nil && isThrottle(err) {
-			w.Throttled++
+		if _, err := w.stoppedTasks(ctx, p); err != nil && w.countThrottle(err) {
 			throttled = true
 		}
 	}
@@ -311,12 +306,7 @@ func digestList(m map[string]string) string {
 	if len(m) == 0 {
 		return "the target task definition"
 	}
-	var parts []string
-	for c, d := range m {
-		parts = append(parts, c+"="+d)
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, ", ")
+	return digestPairs(m, "=")
 }
 
 func (w *Watcher) finish(x *watched, v Verdict, reason string) {
@@ -394,16 +384,18 @@ func (w *Watcher) stoppedTasks(ctx context.Context, x *watched) (string, error) 
 				text += " " + aws.ToString(c.Reason)
 			}
 			if strings.Contains(text, s) && fatal == "" {
-				fatal = fmt.Sprintf("task %s stopped with %s", arn[strings.LastIndex(arn, "/")+1:], strings.TrimSpace(aws.ToString(t.StoppedReason)))
+				fatal = fmt.Sprintf("task %s stopped with %s", taskID(arn), strings.TrimSpace(aws.ToString(t.StoppedReason)))
 			}
 		}
 	}
 	return fatal, nil
 }
 
+// taskID is the last part of a task ARN, the id ECS prints in its events.
+func taskID(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
+
 func describeStopped(t types.Task, elb map[string]string) string {
-	arn := aws.ToString(t.TaskArn)
-	id := arn[strings.LastIndex(arn, "/")+1:]
+	id := taskID(aws.ToString(t.TaskArn))
 	var b strings.Builder
 	fmt.Fprintf(&b, "stopped task %s (%s): stop code %s, reason %q", id, plan.ShortTaskDef(aws.ToString(t.TaskDefinitionArn)), t.StopCode, aws.ToString(t.StoppedReason))
 	for _, c := range t.Containers {
@@ -420,11 +412,20 @@ func describeStopped(t types.Task, elb map[string]string) string {
 	return b.String()
 }
 
+// countThrottle counts err in Throttled if ECS throttled the read, and
+// reports whether it did.
+func (w *Watcher) countThrottle(err error) bool {
+	if !isThrottle(err) {
+		return false
+	}
+	w.Throttled++
+	return true
+}
+
 // readFailed counts a failed follow-up read and reports whether it was
 // throttling.
 func (w *Watcher) readFailed(x *watched, err error) bool {
-	if isThrottle(err) {
-		w.Throttled++
+	if w.countThrottle(err) {
 		return true
 	}
 	w.logf("%s: %v (will retry)", x.r.Service, err)
@@ -474,8 +475,7 @@ func (w *Watcher) runningDigests(ctx context.Context, x *watched, desired int32)
 	}
 	x.runningArns = nil
 	for _, t := range out.Tasks {
-		id := aws.ToString(t.TaskArn)
-		id = id[strings.LastIndex(id, "/")+1:]
+		id := taskID(aws.ToString(t.TaskArn))
 		if aws.ToString(t.TaskDefinitionArn) != r.NewTaskDef {
 			return false, fmt.Sprintf("running task %s uses %s, not %s", id, plan.ShortTaskDef(aws.ToString(t.TaskDefinitionArn)), plan.ShortTaskDef(r.NewTaskDef)), nil
 		}
@@ -487,6 +487,13 @@ func (w *Watcher) runningDigests(ctx context.Context, x *watched, desired int32)
 		}
 	}
 	return true, "", nil
+}
+
+// breakerOn reports whether ECS counts failed tasks against the deployment
+// circuit breaker for this service.
+func breakerOn(svc *types.Service) bool {
+	dc := svc.DeploymentConfiguration
+	return dc != nil && dc.DeploymentCircuitBreaker != nil && dc.DeploymentCircuitBreaker.Enable
 }
 
 // phase names what a stalled deployment was waiting for.
@@ -506,7 +513,7 @@ func phase(x *watched) string {
 		}
 	}
 	breaker := "no circuit breaker"
-	if dc := svc.DeploymentConfiguration; dc != nil && dc.DeploymentCircuitBreaker != nil && dc.DeploymentCircuitBreaker.Enable {
+	if breakerOn(svc) {
 		breaker = fmt.Sprintf("circuit breaker %d/%d", d.FailedTasks, plan.Threshold(d.DesiredCount))
 	}
 	switch {
