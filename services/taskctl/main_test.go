@@ -10,15 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-
-	"github.com/conveyor-dev/conveyor/internal/motoserver"
 	"github.com/conveyor-dev/conveyor/services/api/taskservice"
-	"github.com/conveyor-dev/conveyor/services/internal/queue"
-	"github.com/conveyor-dev/conveyor/services/internal/taskstore"
+	"github.com/conveyor-dev/conveyor/services/internal/servicetest"
 	"github.com/conveyor-dev/conveyor/services/internal/tasktype"
-	"github.com/conveyor-dev/conveyor/services/local/provision"
 )
 
 func taskctl(t *testing.T, args ...string) (int, string, string) {
@@ -37,20 +31,10 @@ func TestUsageErrorsExitWith64(t *testing.T) {
 }
 
 func TestSubmitGetAndWatchAgainstTheAPI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs moto (skipped with -short)")
-	}
+	st := servicetest.New(t)
+	store := st.Store
 	ctx := context.Background()
-	cfg, err := motoserver.Start(t).Config(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := provision.Create(ctx, cfg, provision.UniqueName(t.Name()), provision.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := taskstore.New(dynamodb.NewFromConfig(cfg), w.Table)
-	gs, _ := taskservice.NewGRPCServer(taskservice.New(store, queue.New(sqs.NewFromConfig(cfg), w.QueueURL), tasktype.Builtin(), slog.New(slog.NewJSONHandler(io.Discard, nil))))
+	gs, _ := taskservice.NewGRPCServer(taskservice.New(store, st.Queue, tasktype.Builtin(), slog.New(slog.NewJSONHandler(io.Discard, nil))))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -9,20 +9,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
-	"github.com/conveyor-dev/conveyor/internal/motoserver"
 	"github.com/conveyor-dev/conveyor/services/api/taskservice"
 	"github.com/conveyor-dev/conveyor/services/internal/queue"
+	"github.com/conveyor-dev/conveyor/services/internal/servicetest"
 	"github.com/conveyor-dev/conveyor/services/internal/taskstore"
 	"github.com/conveyor-dev/conveyor/services/internal/tasktype"
-	"github.com/conveyor-dev/conveyor/services/local/provision"
 	taskv1 "github.com/conveyor-dev/conveyor/services/proto/taskv1"
 )
 
@@ -39,20 +36,8 @@ func start(t *testing.T, moto bool) rig {
 	t.Helper()
 	var r rig
 	if moto {
-		if testing.Short() {
-			t.Skip("needs moto (skipped with -short)")
-		}
-		ctx := context.Background()
-		cfg, err := motoserver.Start(t).Config(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := provision.Create(ctx, cfg, provision.UniqueName(t.Name()), provision.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.store = taskstore.New(dynamodb.NewFromConfig(cfg), w.Table)
-		r.queue = queue.New(sqs.NewFromConfig(cfg), w.QueueURL)
+		st := servicetest.New(t)
+		r.store, r.queue = st.Store, st.Queue
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	gs, _ := taskservice.NewGRPCServer(taskservice.New(r.store, r.queue, tasktype.Builtin(), log))

@@ -52,27 +52,15 @@ func New(cfg Config, store *taskstore.Store, dlq *queue.Queue, log *slog.Logger)
 // Run drains until ctx ends; the batch in hand is finished first.
 func (d *Drainer) Run(ctx context.Context) error {
 	d.log.Info("dlq drainer started", "dlq", d.dlq.URL())
-	backoff := time.Second
 	for ctx.Err() == nil {
-		// Shutdown does not cut the long poll short: an abandoned poll's
-		// messages would stay hidden for the visibility timeout. What it
-		// returns is recorded before Run returns.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.WaitTime+15*time.Second)
-		msgs, err := d.dlq.Receive(rctx, queue.MaxBatch, d.cfg.WaitTime, d.cfg.Visibility)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			d.log.Error("receive failed; retrying", "dlq", d.dlq.URL(), "err", err, "retry_in", backoff.String())
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 30*time.Second)
-			continue
+		// What a poll returns after shutdown began is recorded before Run
+		// returns.
+		msgs, ok := d.dlq.ReceiveRetrying(ctx, queue.MaxBatch, d.cfg.WaitTime, d.cfg.Visibility, func(err error, retryIn time.Duration) {
+			d.log.Error("receive failed; retrying", "dlq", d.dlq.URL(), "err", err, "retry_in", retryIn.String())
+		})
+		if !ok {
+			break
 		}
-		backoff = time.Second
 		d.record(context.WithoutCancel(ctx), msgs)
 	}
 	d.log.Info("shutdown: done")

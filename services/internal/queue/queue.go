@@ -99,26 +99,50 @@ func (q *Queue) Extend(ctx context.Context, receipt string, visibility time.Dura
 	return nil
 }
 
+// ReceiveRetrying is Receive for a consumer loop: a failed receive is
+// reported to onError and retried after a backoff (1s, doubling up to 30s)
+// until one succeeds or ctx ends. The long poll itself is not cut short by
+// ctx: SQS would still hand out an abandoned poll's messages, hidden for
+// the whole visibility timeout. It ends within wait, and what it returns
+// after ctx ended is still returned, for the caller to hand back or record.
+// ok is false only when ctx ended with no successful receive.
+func (q *Queue) ReceiveRetrying(ctx context.Context, max int, wait, visibility time.Duration, onError func(err error, retryIn time.Duration)) (msgs []Message, ok bool) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait+15*time.Second)
+		msgs, err := q.Receive(rctx, max, wait, visibility)
+		cancel()
+		if err == nil {
+			return msgs, true
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		onError(err, backoff)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+	return nil, false
+}
+
 // SetVisibility sets the visibility timeout of many messages in batches of
 // MaxBatch: a heartbeat for messages in hand, or 0 to hand messages back so
 // another consumer takes them at once.
 func (q *Queue) SetVisibility(ctx context.Context, receipts []string, visibility time.Duration) error {
-	var errs []error
-	for start := 0; start < len(receipts); start += MaxBatch {
-		chunk := receipts[start:min(start+MaxBatch, len(receipts))]
+	errs := inBatches(receipts, func(chunk []string) ([]types.BatchResultErrorEntry, error) {
 		entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(chunk))
 		for i, r := range chunk {
 			entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(r), VisibilityTimeout: int32(visibility / time.Second)}
 		}
 		out, err := q.sqs.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: &q.url, Entries: entries})
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return nil, err
 		}
-		for _, f := range out.Failed {
-			errs = append(errs, fmt.Errorf("entry %s: %s %s", aws.ToString(f.Id), aws.ToString(f.Code), aws.ToString(f.Message)))
-		}
-	}
+		return out.Failed, nil
+	})
 	if len(errs) > 0 {
 		return fmt.Errorf("set visibility %s on %d messages on %s: %w", visibility, len(receipts), q.url, errors.Join(errs...))
 	}
@@ -127,24 +151,37 @@ func (q *Queue) SetVisibility(ctx context.Context, receipts []string, visibility
 
 // Delete removes messages in batches of MaxBatch.
 func (q *Queue) Delete(ctx context.Context, receipts []string) error {
-	var errs []error
-	for start := 0; start < len(receipts); start += MaxBatch {
-		chunk := receipts[start:min(start+MaxBatch, len(receipts))]
+	errs := inBatches(receipts, func(chunk []string) ([]types.BatchResultErrorEntry, error) {
 		entries := make([]types.DeleteMessageBatchRequestEntry, len(chunk))
 		for i, r := range chunk {
 			entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(r)}
 		}
 		out, err := q.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: &q.url, Entries: entries})
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return nil, err
 		}
-		for _, f := range out.Failed {
-			errs = append(errs, fmt.Errorf("entry %s: %s %s", aws.ToString(f.Id), aws.ToString(f.Code), aws.ToString(f.Message)))
-		}
-	}
+		return out.Failed, nil
+	})
 	if len(errs) > 0 {
 		return fmt.Errorf("delete messages on %s (they will be delivered again): %w", q.url, errors.Join(errs...))
 	}
 	return nil
+}
+
+// inBatches calls send on receipts in chunks of MaxBatch, entry ids being
+// the index in the chunk, and collects the failed calls and entries: a
+// failed chunk does not stop the others.
+func inBatches(receipts []string, send func(chunk []string) ([]types.BatchResultErrorEntry, error)) []error {
+	var errs []error
+	for start := 0; start < len(receipts); start += MaxBatch {
+		failed, err := send(receipts[start:min(start+MaxBatch, len(receipts))])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, f := range failed {
+			errs = append(errs, fmt.Errorf("entry %s: %s %s", aws.ToString(f.Id), aws.ToString(f.Code), aws.ToString(f.Message)))
+		}
+	}
+	return errs
 }

@@ -5,32 +5,12 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/conveyor-dev/conveyor/internal/motoserver"
+	"github.com/conveyor-dev/conveyor/services/internal/servicetest"
 	"github.com/conveyor-dev/conveyor/services/internal/taskstore"
-	"github.com/conveyor-dev/conveyor/services/local/provision"
 )
 
-func newStore(t *testing.T) *taskstore.Store {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("needs moto (skipped with -short)")
-	}
-	ctx := context.Background()
-	cfg, err := motoserver.Start(t).Config(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := provision.Create(ctx, cfg, provision.UniqueName(t.Name()), provision.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return taskstore.New(dynamodb.NewFromConfig(cfg), w.Table)
-}
-
 func TestCreateIsIdempotentOnTheKey(t *testing.T) {
-	s := newStore(t)
+	s := servicetest.New(t).Store
 	ctx := context.Background()
 	first, created, err := s.Create(ctx, "order-0001", "echo", []byte("hi"))
 	if err != nil || !created {
@@ -50,7 +30,7 @@ func TestCreateIsIdempotentOnTheKey(t *testing.T) {
 }
 
 func TestTransitionsAreConditionalAndIdempotent(t *testing.T) {
-	s := newStore(t)
+	s := servicetest.New(t).Store
 	ctx := context.Background()
 	task, _, err := s.Create(ctx, "order-0002", "echo", []byte("x"))
 	if err != nil {
@@ -100,7 +80,7 @@ func TestTransitionsAreConditionalAndIdempotent(t *testing.T) {
 }
 
 func TestMarkDeadKeepsTheLastError(t *testing.T) {
-	s := newStore(t)
+	s := servicetest.New(t).Store
 	ctx := context.Background()
 	task, _, _ := s.Create(ctx, "order-0003", "fail", nil)
 	if err := s.MarkRunning(ctx, task.ID, 1); err != nil {

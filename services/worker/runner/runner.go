@@ -95,35 +95,21 @@ func (w *Worker) Run(ctx context.Context) error {
 // the next only when the last one is handed to runners, so unstarted
 // messages stay few, and it hands back what it still holds when ctx ends.
 func (w *Worker) receive(ctx context.Context, jobs chan<- queue.Message) {
-	backoff := time.Second
 	for ctx.Err() == nil {
-		// The long poll is not cut short by shutdown: SQS would still hand
-		// out the messages of an abandoned poll, hidden for the whole
-		// visibility timeout. It ends within the wait time, and whatever it
-		// returns after shutdown began is handed back.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.WaitTime+15*time.Second)
-		msgs, err := w.queue.Receive(rctx, w.cfg.BatchSize, w.cfg.WaitTime, w.cfg.Visibility)
-		cancel()
-		if err == nil && ctx.Err() != nil {
+		msgs, ok := w.queue.ReceiveRetrying(ctx, w.cfg.BatchSize, w.cfg.WaitTime, w.cfg.Visibility, func(err error, retryIn time.Duration) {
+			w.log.Error("receive failed; retrying", "queue", w.queue.URL(), "err", err, "retry_in", retryIn.String())
+		})
+		if !ok {
+			return
+		}
+		if ctx.Err() != nil {
+			// Received after shutdown began: hand back at once.
 			if len(msgs) > 0 {
 				w.track(msgs)
 				w.handBack(msgs)
 			}
 			return
 		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			w.log.Error("receive failed; retrying", "queue", w.queue.URL(), "err", err, "retry_in", backoff.String())
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 30*time.Second)
-			continue
-		}
-		backoff = time.Second
 		w.track(msgs)
 		for i, m := range msgs {
 			select {
