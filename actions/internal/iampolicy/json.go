@@ -184,20 +184,14 @@ func (p *jsonParser) object(depth int) (Node, error) {
 			return Node{}, err
 		}
 		n.Fields = append(n.Fields, Field{Key: key, Value: v})
-		p.skipSpace()
-		if p.off >= len(p.src) {
-			return Node{}, p.errf(p.off, "unclosed object; want ',' or '}'")
+		more, err := p.next("object", '}')
+		if err != nil {
+			return Node{}, err
 		}
-		if p.src[p.off] == ',' {
-			p.off++
-			continue
-		}
-		if p.src[p.off] == '}' {
-			p.off++
+		if !more {
 			n.Range = p.rng(start, p.off)
 			return n, nil
 		}
-		return Node{}, p.errf(p.off, "want ',' or '}' in object, got %q", p.src[p.off])
 	}
 }
 
@@ -218,21 +212,33 @@ func (p *jsonParser) array(depth int) (Node, error) {
 			return Node{}, err
 		}
 		n.Items = append(n.Items, v)
-		p.skipSpace()
-		if p.off >= len(p.src) {
-			return Node{}, p.errf(p.off, "unclosed array; want ',' or ']'")
+		more, err := p.next("array", ']')
+		if err != nil {
+			return Node{}, err
 		}
-		if p.src[p.off] == ',' {
-			p.off++
-			continue
-		}
-		if p.src[p.off] == ']' {
-			p.off++
+		if !more {
 			n.Range = p.rng(start, p.off)
 			return n, nil
 		}
-		return Node{}, p.errf(p.off, "want ',' or ']' in array, got %q", p.src[p.off])
 	}
+}
+
+// next reads what follows a member of an object or array: a ',' (more
+// members follow) or the closing byte (the container ends).
+func (p *jsonParser) next(what string, closing byte) (more bool, err error) {
+	p.skipSpace()
+	if p.off >= len(p.src) {
+		return false, p.errf(p.off, "unclosed %s; want ',' or '%c'", what, closing)
+	}
+	switch p.src[p.off] {
+	case ',':
+		p.off++
+		return true, nil
+	case closing:
+		p.off++
+		return false, nil
+	}
+	return false, p.errf(p.off, "want ',' or '%c' in %s, got %q", closing, what, p.src[p.off])
 }
 
 // str reads a quoted string at p.off and decodes its escapes.

@@ -34,7 +34,7 @@ func (resourceStar) Check(c *Check) {
 				}
 				// unknown actions count as scopable: fail closed
 				scopable = append(scopable, x)
-				if len(scopable) > 4 && !hasCondition(st) {
+				if len(scopable) > 4 && len(st.Conditions) == 0 {
 					break actions // enough to name in the message
 				}
 			}
@@ -88,5 +88,3 @@ func scopedByCondition(st *iampolicy.Statement, actions []string) bool {
 	}
 	return true
 }
-
-func hasCondition(st *iampolicy.Statement) bool { return len(st.Conditions) > 0 }

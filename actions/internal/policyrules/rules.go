@@ -113,7 +113,7 @@ type Subject struct {
 	Contract []ContractRole
 	// Code maps a service name to its calls; nil when --code was not given.
 	Code map[string][]CodeCall
-	// CodeErrors are services the contract names but the code lacks.
+	// CodeDir is the --code folder, named when a contract's service is missing from it.
 	CodeDir string
 }
 

@@ -124,7 +124,8 @@ func (p *Publisher) one(ctx context.Context, it Item) (Result, error) {
 		return res, fmt.Errorf("push %s: repository %q is not valid (want host/path, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/conveyor/%s): %w", img.Target.Name, it.Repository, img.Target.Name, err)
 	}
 	tag := repo.Tag(it.Tag)
-	res.Ref = repo.Digest(img.Digest.String()).String()
+	byDigest := repo.Digest(img.Digest.String())
+	res.Ref = byDigest.String()
 	cnt := newCounter(p.Transport)
 	opts := p.options(ctx, cnt)
 
@@ -143,7 +144,7 @@ func (p *Publisher) one(ctx context.Context, it Item) (Result, error) {
 		return fail("check tag "+it.Tag, err)
 	}
 
-	if err := remote.WriteIndex(repo.Digest(img.Digest.String()), img.Index, opts...); err != nil {
+	if err := remote.WriteIndex(byDigest, img.Index, opts...); err != nil {
 		return fail("write image index", err)
 	}
 	for _, pi := range img.Platforms {
@@ -151,12 +152,13 @@ func (p *Publisher) one(ctx context.Context, it Item) (Result, error) {
 		if err != nil {
 			return fail("sbom digest", err)
 		}
-		if err := remote.Write(repo.Digest(d.String()), pi.SBOM, opts...); err != nil {
+		ref := repo.Digest(d.String())
+		if err := remote.Write(ref, pi.SBOM, opts...); err != nil {
 			return fail("write SBOM for "+pi.Platform.String(), err)
 		}
-		res.SBOMs = append(res.SBOMs, repo.Digest(d.String()).String())
+		res.SBOMs = append(res.SBOMs, ref.String())
 	}
-	res.Referrers = referrersMode(ctx, repo, img.Platforms, opts)
+	res.Referrers = referrersMode(repo, img.Platforms, opts)
 	if err := remote.Tag(tag, img.Index, opts...); err != nil {
 		return fail("tag "+it.Tag, err)
 	}
@@ -183,7 +185,7 @@ func (p *Publisher) one(ctx context.Context, it Item) (Result, error) {
 // referrersMode says how the SBOM is attached: the registry's referrers API,
 // or go-containerregistry's fallback, the OCI referrers tag schema (an index
 // tagged sha256-<subject hex> listing the referrers).
-func referrersMode(ctx context.Context, repo name.Repository, ps []image.PlatformImage, opts []remote.Option) string {
+func referrersMode(repo name.Repository, ps []image.PlatformImage, opts []remote.Option) string {
 	if len(ps) == 0 {
 		return ""
 	}

@@ -108,12 +108,11 @@ func Evaluate(dir string, varFiles ...string) (*Result, error) {
 }
 
 type pending struct {
-	role   Value
-	doc    *Document
-	arn    Value
-	owner  string
-	rng    hcl.Range
-	isUser bool
+	role  Value
+	doc   *Document
+	arn   Value
+	owner string
+	rng   hcl.Range
 }
 
 type collector struct {
@@ -329,8 +328,7 @@ func (c *collector) link() {
 	for _, p := range c.links {
 		r := c.findRole(p.role)
 		if r == nil {
-			c.res.Problems = append(c.res.Problems, Problem{Range: p.rng, Address: p.owner,
-				Message: fmt.Sprintf("%s grants to %s, which is not a role, user or group in this configuration; its grants cannot be attributed", p.owner, show(p.role))})
+			c.problem(p, "%s grants to %s, which is not a role, user or group in this configuration; its grants cannot be attributed", p.owner, show(p.role))
 			continue
 		}
 		r.Documents = append(r.Documents, p.doc)
@@ -338,8 +336,7 @@ func (c *collector) link() {
 	for _, p := range c.attach {
 		r := c.findRole(p.role)
 		if r == nil {
-			c.res.Problems = append(c.res.Problems, Problem{Range: p.rng, Address: p.owner,
-				Message: fmt.Sprintf("%s attaches a policy to %s, which is not a role, user or group in this configuration", p.owner, show(p.role))})
+			c.problem(p, "%s attaches a policy to %s, which is not a role, user or group in this configuration", p.owner, show(p.role))
 			continue
 		}
 		if sym, ok := p.arn.PureSymbol(); ok && strings.HasSuffix(sym, ".arn") {
@@ -364,9 +361,13 @@ func (c *collector) link() {
 				continue
 			}
 		}
-		c.res.Problems = append(c.res.Problems, Problem{Range: p.rng, Address: p.owner,
-			Message: fmt.Sprintf("%s attaches policy %s to %s, and its statements are unknown (not an aws_iam_policy here, nor a vendored AWS-managed policy); the role's grants cannot be checked", p.owner, show(p.arn), r.Address)})
+		c.problem(p, "%s attaches policy %s to %s, and its statements are unknown (not an aws_iam_policy here, nor a vendored AWS-managed policy); the role's grants cannot be checked", p.owner, show(p.arn), r.Address)
 	}
+}
+
+// problem records, at p's place, why p's grant could not be attributed.
+func (c *collector) problem(p pending, format string, args ...any) {
+	c.res.Problems = append(c.res.Problems, Problem{Range: p.rng, Address: p.owner, Message: fmt.Sprintf(format, args...)})
 }
 
 func show(v Value) string {

@@ -63,9 +63,6 @@ func NewSources() *Sources {
 	return &Sources{files: map[string][]byte{}, mods: map[string]*Module{}}
 }
 
-// Bytes returns a file's contents if it was read.
-func (s *Sources) Bytes(name string) []byte { return s.files[name] }
-
 // ParseFile parses HCL native syntax, remembering the bytes.
 func (s *Sources) ParseFile(name string, src []byte) (*hclsyntax.Body, error) {
 	f, diags := hclsyntax.ParseConfig(src, name, hcl.Pos{Line: 1, Column: 1, Byte: 0})
