@@ -24,8 +24,10 @@ test: tf-config lint ## every test: unit, moto, terraform, registries, stand-ins
 unit: ## fast tests only (no moto, terraform or registries)
 	$(GO) test -short -count=1 ./...
 
-lint: tf-config ## vet, gofmt and terraform fmt
+lint: tf-config ## vet, gofmt, terraform fmt, a tidy go.mod and no committed build output
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
+	scripts/no-build-output.sh
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	terraform fmt -check -recursive infra
 
