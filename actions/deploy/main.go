@@ -27,6 +27,8 @@ import (
 var inputs = append([]gha.Input{
 	{Name: "image-map", Required: true, Usage: `build-push's images output: {"api":"repo/api@sha256:…",…}; keys are container names`},
 	{Name: "rollback", Default: "true", Usage: "roll back failed or timed-out deployments that ECS did not roll back"},
+	{Name: "rollback-budget", Usage: "the part of timeout kept for that rollback (default: a third of timeout)"},
+	{Name: "force", Default: "false", Usage: "deploy even when every service already runs the image map's digests"},
 	{Name: "git-sha", Usage: "commit to tag the task definitions with (default: GITHUB_SHA)"},
 	{Name: "apply-infra", Default: "false", Usage: "run terraform init, plan, checks and apply before deploying"},
 	{Name: "infra-dir", Default: "infra/environments/production", Usage: "Terraform root module to apply"},
@@ -34,52 +36,40 @@ var inputs = append([]gha.Input{
 }, step.Inputs...)
 
 func main() {
-	os.Exit(Run(context.Background(), os.Args[1:], os.Getenv, os.Stdout))
+	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
-// Run is the action: it returns the exit code (0 only if every service
-// SUCCEEDED, 1 on any other verdict, 2 on bad inputs).
-func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
+const title = "conveyor deploy"
+
+// run is the action: it returns the exit code (0 only if every service
+// SUCCEEDED, 1 on any other verdict or error, 2 on bad inputs). Every
+// output is written on every path.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	gh := gha.NewRunner(getenv, stdout)
-	in, err := gha.Parse("deploy", args, getenv, inputs, stdout)
+	in, err := gha.Parse("deploy", args, getenv, inputs, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if err != nil {
-		gh.Error(gha.Annotation{Title: "deploy: inputs", Message: err.Error()})
-		return 2
-	}
-	o, images, err := options(in, gh)
-	if err != nil {
-		gh.Error(gha.Annotation{Title: "deploy: inputs", Message: err.Error()})
-		return 2
+		return step.Fail(gh, title, "inputs", err, 2)
 	}
 	// Every input is checked before anything is applied or deployed.
-	apply, err := in.Bool("apply-infra")
+	o, images, apply, rb, err := options(in, gh)
 	if err != nil {
-		gh.Error(gha.Annotation{Title: "deploy: inputs", Message: err.Error()})
-		return 2
-	}
-	rb, err := in.Bool("rollback")
-	if err != nil {
-		gh.Error(gha.Annotation{Title: "deploy: inputs", Message: err.Error()})
-		return 2
+		return step.Fail(gh, title, "inputs", err, 2)
 	}
 	if apply {
 		gh.Group("terraform apply " + in.String("infra-dir"))
 		res, err := infraapply.Apply(ctx, infraapply.Options{Dir: in.String("infra-dir"), AllowReplace: in.List("allow-replace"), PlanCheck: planCheck(in.String("infra-dir"), gh), Log: gh.Log()})
 		gh.EndGroup()
 		if err != nil {
-			gh.Error(gha.Annotation{Title: "deploy: infrastructure", Message: err.Error()})
-			_ = gh.Summary("## conveyor deploy\n\nInfrastructure was not applied, so nothing was deployed:\n\n```\n" + err.Error() + "\n```\n")
-			return 1
+			return step.Fail(gh, title, "infrastructure not applied, so nothing was deployed", err, 1)
 		}
 		gh.Logf("infrastructure: %s", res)
 	}
 	api, err := rollout.NewClient(ctx, getenv, in.String("aws-region"))
 	if err != nil {
-		gh.Error(gha.Annotation{Title: "deploy: AWS", Message: err.Error()})
-		return 1
+		return step.Fail(gh, title, "AWS", err, 1)
 	}
 	sha := in.String("git-sha")
 	if sha == "" {
@@ -87,10 +77,13 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	results, w, err := rollout.Deploy(ctx, api, o, images, sha, rb)
 	if err != nil {
-		gh.Error(gha.Annotation{Title: "deploy: " + o.Cluster, Message: err.Error()})
-		return 1
+		return step.Fail(gh, title, "cluster "+o.Cluster, err, 1)
 	}
-	return step.Report(gh, "conveyor deploy", results, w)
+	budget := rollout.Budget{Timeout: o.Timeout}
+	if rb {
+		budget.Rollback = o.RollbackBudgetOrDefault()
+	}
+	return step.Report(gh, title, results, w, budget)
 }
 
 // planCheck checks the planned IAM (exact values, after Terraform resolved
@@ -118,12 +111,29 @@ func planCheck(infraDir string, gh *gha.Runner) func(context.Context, *tfjson.Pl
 	}
 }
 
-func options(in gha.Values, gh *gha.Runner) (rollout.Options, map[string]plan.Image, error) {
-	var o rollout.Options
-	images, err := plan.ParseImageMap(in.String("image-map"))
-	if err != nil {
-		return o, nil, err
+func options(in gha.Values, gh *gha.Runner) (o rollout.Options, images map[string]plan.Image, apply, rb bool, err error) {
+	var errs []error
+	if images, err = plan.ParseImageMap(in.String("image-map")); err != nil {
+		errs = append(errs, err)
 	}
-	o, err = step.Common("deploy", in, gh)
-	return o, images, err
+	if o, err = step.Common("deploy", in, gh); err != nil {
+		errs = append(errs, err)
+	}
+	if apply, err = in.Bool("apply-infra"); err != nil {
+		errs = append(errs, err)
+	}
+	if rb, err = in.Bool("rollback"); err != nil {
+		errs = append(errs, err)
+	}
+	if o.Force, err = in.Bool("force"); err != nil {
+		errs = append(errs, err)
+	}
+	if in.String("rollback-budget") != "" {
+		if o.RollbackBudget, err = in.Duration("rollback-budget"); err != nil {
+			errs = append(errs, err)
+		} else if o.RollbackBudget >= o.Timeout {
+			errs = append(errs, fmt.Errorf("rollback-budget: %s leaves nothing of timeout %s for the deployments", o.RollbackBudget, o.Timeout))
+		}
+	}
+	return o, images, apply, rb, errors.Join(errs...)
 }

@@ -25,40 +25,42 @@ var inputs = append([]gha.Input{
 }, step.Inputs...)
 
 func main() {
-	os.Exit(Run(context.Background(), os.Args[1:], os.Getenv, os.Stdout))
+	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
-// Run is the action: 0 if every service is back on its target and the
-// rollback COMPLETED, 1 otherwise, 2 on bad inputs.
-func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
+const title = "conveyor rollback"
+
+// run is the action: 0 if every service is back on its target (or already
+// was), 1 otherwise, 2 on bad inputs, a target of another family among
+// them. Every output is written on every path.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	gh := gha.NewRunner(getenv, stdout)
-	in, err := gha.Parse("rollback", args, getenv, inputs, stdout)
+	in, err := gha.Parse("rollback", args, getenv, inputs, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if err != nil {
-		gh.Error(gha.Annotation{Title: "rollback: inputs", Message: err.Error()})
-		return 2
+		return step.Fail(gh, title, "inputs", err, 2)
 	}
 	o, err := step.Common("rollback", in, gh)
 	if err != nil {
-		gh.Error(gha.Annotation{Title: "rollback: inputs", Message: err.Error()})
-		return 2
+		return step.Fail(gh, title, "inputs", err, 2)
 	}
 	target, err := plan.ParseTarget(in.String("to"))
 	if err != nil {
-		gh.Error(gha.Annotation{Title: "rollback: inputs", Message: err.Error()})
-		return 2
+		return step.Fail(gh, title, "inputs", err, 2)
 	}
 	api, err := rollout.NewClient(ctx, getenv, in.String("aws-region"))
 	if err != nil {
-		gh.Error(gha.Annotation{Title: "rollback: AWS", Message: err.Error()})
-		return 1
+		return step.Fail(gh, title, "AWS", err, 1)
 	}
 	results, w, err := rollout.Rollback(ctx, api, o, target)
-	if err != nil {
-		gh.Error(gha.Annotation{Title: "rollback: " + o.Cluster, Message: err.Error()})
-		return 1
+	var te *rollout.TargetError
+	if errors.As(err, &te) {
+		return step.Fail(gh, title, "inputs", err, 2)
 	}
-	return step.Report(gh, "conveyor rollback", results, w)
+	if err != nil {
+		return step.Fail(gh, title, "cluster "+o.Cluster, err, 1)
+	}
+	return step.Report(gh, title, results, w, rollout.Budget{Timeout: o.Timeout})
 }

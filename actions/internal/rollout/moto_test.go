@@ -54,7 +54,7 @@ func TestRequestsAreWellFormedAgainstMoto(t *testing.T) {
 	digest := "sha256:" + strings.Repeat("ab", 32)
 	// moto accepts the UpdateService but keeps its deployment list as it
 	// was, so there is no new deployment id to record: Start says so.
-	r, err := Start(ctx, api, name, svcs[name], map[string]plan.Image{"api": {Repository: "example/api", Digest: digest}}, "deadbeef")
+	r, err := Start(ctx, api, name, svcs[name], map[string]plan.Image{"api": {Repository: "example/api", Digest: digest}}, "deadbeef", false)
 	if !errors.Is(err, ErrNoDeployment) {
 		t.Fatalf("Start against moto: %v", err)
 	}
@@ -79,9 +79,13 @@ func TestRequestsAreWellFormedAgainstMoto(t *testing.T) {
 	if aws.ToString(svcs[name].TaskDefinition) != r.NewTaskDef {
 		t.Errorf("service runs %s, want %s", aws.ToString(svcs[name].TaskDefinition), r.NewTaskDef)
 	}
-	target, err := ResolveTarget(ctx, api, svcs[name], plan.Target{Kind: plan.TargetRevision, Value: "1"})
+	target, err := ResolveTarget(ctx, api, name, svcs[name], plan.Target{Kind: plan.TargetRevision, Value: "1"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	var te *TargetError
+	if _, err := ResolveTarget(ctx, api, name, svcs[name], plan.Target{Kind: plan.TargetRevision, Value: "conveyor-worker:1"}); !errors.As(err, &te) {
+		t.Errorf("a revision of another family resolved (%v); want a TargetError", err)
 	}
 	if aws.ToString(target.ContainerDefinitions[0].Image) != "example/api:1" {
 		t.Errorf("revision 1 resolved to %s", aws.ToString(target.TaskDefinitionArn))
@@ -99,7 +103,7 @@ func TestRequestsAreWellFormedAgainstMoto(t *testing.T) {
 	if aws.ToString(svcs[name].TaskDefinition) != aws.ToString(first.TaskDefinition.TaskDefinitionArn) {
 		t.Errorf("after rollback the service runs %s, want %s", aws.ToString(svcs[name].TaskDefinition), aws.ToString(first.TaskDefinition.TaskDefinitionArn))
 	}
-	byDigest, err := ResolveTarget(ctx, api, svcs[name], plan.Target{Kind: plan.TargetDigest, Value: digest})
+	byDigest, err := ResolveTarget(ctx, api, name, svcs[name], plan.Target{Kind: plan.TargetDigest, Value: digest})
 	if err != nil || aws.ToString(byDigest.TaskDefinitionArn) != r.NewTaskDef {
 		t.Errorf("resolve by digest: %v, %v", byDigest, err)
 	}

@@ -4,29 +4,47 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/conveyor-dev/conveyor/actions/internal/rollout/plan"
 )
 
-var icons = map[Verdict]string{Succeeded: "✅", RolledBack: "↩️", Failed: "❌", TimedOut: "⏱️", Superseded: "⏭️"}
+var icons = map[Verdict]string{Succeeded: "✅", RolledBack: "↩️", RollbackFailed: "🔥", Failed: "❌", TimedOut: "⏱️", Superseded: "⏭️", Unknown: "❓"}
 
-// Summary renders the step summary: a table per service and the evidence.
-func Summary(title string, results []*Result, w *Watcher) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "## %s\n\n", title)
+// Budget says how the run's timeout was split, for the summary.
+type Budget struct {
+	Timeout, Rollback time.Duration
+}
+
+// Summary renders the step summary: per service a table, the rollout
+// timeline as a Mermaid gantt chart, and the evidence.
+func Summary(title string, results []*Result, w *Watcher, b Budget) string {
+	var s strings.Builder
+	fmt.Fprintf(&s, "## %s\n\n", title)
+	if b.Timeout > 0 {
+		fmt.Fprintf(&s, "Timeout %s for the whole run", b.Timeout)
+		if b.Rollback > 0 {
+			fmt.Fprintf(&s, ": %s for the deployments, %s kept for a rollback", b.Timeout-b.Rollback, b.Rollback)
+		}
+		s.WriteString(".\n\n")
+	}
 	for _, r := range results {
-		fmt.Fprintf(&b, "### %s %s: %s\n\n", icons[r.Verdict], r.Service, r.Verdict)
-		b.WriteString("| | |\n|---|---|\n")
+		fmt.Fprintf(&s, "### %s %s: %s\n\n", icons[r.Verdict], r.Service, r.Verdict)
+		s.WriteString("| | |\n|---|---|\n")
 		row := func(k, v string) {
 			if v != "" {
-				fmt.Fprintf(&b, "| %s | %s |\n", k, strings.ReplaceAll(v, "|", "\\|"))
+				fmt.Fprintf(&s, "| %s | %s |\n", k, strings.ReplaceAll(v, "|", "\\|"))
 			}
 		}
 		row("verdict", string(r.Verdict))
+		if r.Cause != "" {
+			row("before the rollback", string(r.Cause))
+		}
 		row("cluster", r.Cluster)
 		row("deployment", code(r.DeploymentID))
+		row("service deployment", code(r.ServiceDeployment))
 		td := code(plan.ShortTaskDef(r.OldTaskDef))
-		if r.NewTaskDef != "" {
+		if r.NewTaskDef != "" && r.NewTaskDef != r.OldTaskDef {
 			td += " → " + code(plan.ShortTaskDef(r.NewTaskDef))
 		}
 		row("task definition", td)
@@ -35,43 +53,82 @@ func Summary(title string, results []*Result, w *Watcher) string {
 			row("duration", r.Duration().String())
 		}
 		row("reason", r.Reason)
-		row("stalled phase", r.Phase)
+		row("phase at the deadline", r.Phase)
 		if r.Threshold > 0 {
 			row("circuit breaker", fmt.Sprintf("%d failed tasks of threshold %d", r.FailedTasks, r.Threshold))
 		}
 		if rb := r.Rollback; rb != nil {
-			state := "completed"
-			if rb.Verdict != Succeeded {
-				state = fmt.Sprintf("did not complete (%s: %s)", rb.Verdict, rb.Reason)
-			}
-			row("rollback", fmt.Sprintf("by %s, deployment %s to %s: %s", rb.By, code(rb.DeploymentID), code(plan.ShortTaskDef(rb.NewTaskDef)), state))
-		} else if r.Kind == KindDeploy && r.Verdict != Succeeded && r.Verdict != Superseded && r.DeploymentID != "" {
-			why := "no earlier deployment COMPLETED, nothing to roll back to"
-			if r.RollbackTarget != "" {
-				why = "rollback is off; the last COMPLETED task definition is " + code(plan.ShortTaskDef(r.RollbackTarget))
-			}
-			row("rollback", "none: "+why)
+			row("rollback", fmt.Sprintf("by %s, %s to %s: %s", rb.By, orDash(code(rb.DeploymentID)), code(plan.ShortTaskDef(rb.NewTaskDef)), rb.Verdict))
+		}
+		if r.Verdict != Succeeded {
+			row("next step", NextStep(r))
 		}
 		for _, wmsg := range r.Warnings {
 			row("warning", wmsg)
 		}
-		b.WriteString("\n")
+		s.WriteString("\n")
+		if g := Gantt(r); g != "" {
+			s.WriteString(g + "\n")
+		}
+		if rb := r.Rollback; rb != nil {
+			if g := Gantt(rb); g != "" {
+				s.WriteString(g + "\n")
+			}
+		}
 		ev := append([]string{}, r.Evidence...)
 		if r.Rollback != nil {
 			ev = append(ev, r.Rollback.Evidence...)
 		}
 		if len(ev) > 0 {
-			fmt.Fprintf(&b, "<details><summary>evidence (%d)</summary>\n\n", len(ev))
+			fmt.Fprintf(&s, "<details><summary>evidence (%d)</summary>\n\n", len(ev))
 			for _, e := range ev {
-				fmt.Fprintf(&b, "- %s\n", e)
+				fmt.Fprintf(&s, "- %s\n", e)
 			}
-			b.WriteString("\n</details>\n\n")
+			s.WriteString("\n</details>\n\n")
 		}
 	}
 	if w != nil {
-		fmt.Fprintf(&b, "Watched in %d polling rounds; ECS throttled %d reads.\n", w.Rounds, w.Throttled)
+		fmt.Fprintf(&s, "Watched in %d polling rounds; %d reads failed, %d of them throttled by ECS.\n", w.Rounds, w.ReadErrors, w.Throttled)
 	}
-	return b.String()
+	return s.String()
+}
+
+// RootCause is the first evidence of why a deployment failed: a stopped
+// task of it (stop code, exit code, ELB reason), else the reason.
+func RootCause(r *Result) string {
+	for _, e := range r.Evidence {
+		if strings.HasPrefix(e, "stopped task ") && strings.Contains(e, "("+plan.ShortTaskDef(r.NewTaskDef)+")") && !strings.Contains(e, "stop code ServiceSchedulerInitiated, reason \"Scaling") {
+			return e
+		}
+	}
+	return ""
+}
+
+// NextStep tells the operator where to look and what to do.
+func NextStep(r *Result) string {
+	var parts []string
+	switch r.Verdict {
+	case Unknown:
+		parts = append(parts, fmt.Sprintf("ECS could not be read: look with `aws ecs describe-service-deployments --service-deployment-arns %s` (or the ECS console, service %s, Deployments tab) before acting",
+			orDash(r.ServiceDeployment), r.Service))
+	case RolledBack:
+		parts = append(parts, "the service runs the earlier revision; fix the release and push again")
+	case Superseded:
+		parts = append(parts, "another deployment replaced this one; its run has the verdict")
+	default:
+		parts = append(parts, fmt.Sprintf("run the rollback workflow (Actions → rollback, service %s) if the service is still on the failed revision", r.Service))
+	}
+	if r.LogGroup != "" {
+		parts = append(parts, fmt.Sprintf("task logs: CloudWatch log group %s", r.LogGroup))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func code(s string) string {

@@ -20,6 +20,9 @@ type API interface {
 	DescribeTaskDefinition(context.Context, *ecs.DescribeTaskDefinitionInput, ...func(*ecs.Options)) (*ecs.DescribeTaskDefinitionOutput, error)
 	RegisterTaskDefinition(context.Context, *ecs.RegisterTaskDefinitionInput, ...func(*ecs.Options)) (*ecs.RegisterTaskDefinitionOutput, error)
 	ListTaskDefinitions(context.Context, *ecs.ListTaskDefinitionsInput, ...func(*ecs.Options)) (*ecs.ListTaskDefinitionsOutput, error)
+	ListServiceDeployments(context.Context, *ecs.ListServiceDeploymentsInput, ...func(*ecs.Options)) (*ecs.ListServiceDeploymentsOutput, error)
+	DescribeServiceDeployments(context.Context, *ecs.DescribeServiceDeploymentsInput, ...func(*ecs.Options)) (*ecs.DescribeServiceDeploymentsOutput, error)
+	DescribeServiceRevisions(context.Context, *ecs.DescribeServiceRevisionsInput, ...func(*ecs.Options)) (*ecs.DescribeServiceRevisionsOutput, error)
 	UpdateService(context.Context, *ecs.UpdateServiceInput, ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error)
 	ListTasks(context.Context, *ecs.ListTasksInput, ...func(*ecs.Options)) (*ecs.ListTasksOutput, error)
 	DescribeTasks(context.Context, *ecs.DescribeTasksInput, ...func(*ecs.Options)) (*ecs.DescribeTasksOutput, error)
@@ -29,19 +32,24 @@ type API interface {
 type Verdict string
 
 const (
-	// Succeeded: the deployment COMPLETED and the running tasks use the
-	// pinned digests.
+	// Succeeded: ECS reported the service deployment SUCCESSFUL and every
+	// desired task ran the pinned digests through the settle window.
 	Succeeded Verdict = "SUCCEEDED"
-	// RolledBack: the circuit breaker failed the deployment and ECS rolled
-	// back (Result.Rollback says whether that completed).
+	// RolledBack: the deployment failed and a rollback (by ECS or by
+	// conveyor) brought the service back and succeeded.
 	RolledBack Verdict = "ROLLED_BACK"
-	// Failed: the deployment failed and ECS did not roll back, or it hit an
-	// error that never heals.
+	// RollbackFailed: the deployment failed and so did the rollback.
+	RollbackFailed Verdict = "ROLLBACK_FAILED"
+	// Failed: the deployment failed and nothing rolled it back.
 	Failed Verdict = "FAILED"
-	// TimedOut: still in progress at the timeout (Result.Phase says where).
+	// TimedOut: ECS still had it in progress at the deadline
+	// (Result.Phase says where it stood).
 	TimedOut Verdict = "TIMED_OUT"
-	// Superseded: another deployment took over.
+	// Superseded: another service deployment replaced it.
 	Superseded Verdict = "SUPERSEDED"
+	// Unknown: ECS could not be read at the deadline, so nothing can be
+	// said; the deployment may still succeed.
+	Unknown Verdict = "UNKNOWN"
 )
 
 // Kind says whether a deployment rolls forward or back.
@@ -57,31 +65,43 @@ type Result struct {
 	Cluster, Service string
 	Kind             Kind
 	By               string // who started it: "conveyor" or "ECS circuit breaker"
-	DeploymentID     string
-	OldTaskDef       string
-	NewTaskDef       string
-	Digests          map[string]string // container → pinned digest
-	Started, Ended   time.Time
+	// DeploymentID is the ecs-svc/… deployment UpdateService created and
+	// ServiceDeployment the service deployment ECS tracks it as.
+	DeploymentID      string
+	ServiceDeployment string
+	OldTaskDef        string
+	NewTaskDef        string
+	Digests           map[string]string // container → pinned digest
+	Started, Ended    time.Time
+	// Created is when ECS created the deployment, by ECS's clock.
+	Created time.Time
+	// Deadline ends the watch of this deployment; HardDeadline ends the
+	// whole run (ECS's rollback of it may be watched until then).
+	Deadline, HardDeadline time.Time
 
 	Verdict Verdict
-	Reason  string // one sentence: why this verdict
-	Phase   string // TIMED_OUT: the phase that stalled
+	Reason  string // why this verdict
+	Phase   string // TIMED_OUT: where the deployment stood
+	// Cause is the verdict before conveyor's own rollback (FAILED or
+	// TIMED_OUT) when Rollback is conveyor's.
+	Cause Verdict
 	// FailedTasks and Threshold are the circuit breaker's count at the end.
 	FailedTasks, Threshold int32
-	// RollbackTarget is the task definition of the last COMPLETED
-	// deployment before this one ("" if none ever completed).
-	RollbackTarget string
 	// Rollback is the rollback that followed, by ECS or by conveyor.
 	Rollback *Result
 	// Evidence: events and stopped tasks, oldest first.
 	Evidence []string
 	Warnings []string
+	// LogGroup is the awslogs group of the task definition, for the
+	// annotation's next step.
+	LogGroup string
 
 	// knownEvents are the service's event ids from before this deployment:
 	// history, not evidence.
 	knownEvents map[string]bool
 	// live is the task definition the deployment replaced.
 	live *types.TaskDefinition
+	tl   *Timeline
 }
 
 func (r *Result) knowEvents(svc types.Service) {
@@ -101,8 +121,3 @@ func (r *Result) Duration() time.Duration {
 
 // OK says whether the service ended where it was sent.
 func (r *Result) OK() bool { return r.Verdict == Succeeded }
-
-// RollbackCompleted says whether a rollback followed and completed.
-func (r *Result) RollbackCompleted() bool {
-	return r.Rollback != nil && r.Rollback.Verdict == Succeeded
-}

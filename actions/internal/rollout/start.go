@@ -33,9 +33,22 @@ func DescribeAll(ctx context.Context, api API, cluster string, names []string) (
 	return out, nil
 }
 
+// steadyOn says whether the service runs only taskDef, in one COMPLETED
+// deployment with every desired task running.
+func steadyOn(svc types.Service, taskDef string) bool {
+	if len(svc.Deployments) != 1 {
+		return false
+	}
+	d := svc.Deployments[0]
+	return aws.ToString(d.TaskDefinition) == taskDef && d.RolloutState == types.DeploymentRolloutStateCompleted &&
+		d.RunningCount == d.DesiredCount && svc.RunningCount == svc.DesiredCount
+}
+
 // Start renders, registers and rolls out the next task definition of one
-// service: the live one with the images from the image map.
-func Start(ctx context.Context, api API, cluster string, svc types.Service, images map[string]plan.Image, gitSHA string) (*Result, error) {
+// service: the live one with the images from the image map. When the
+// service already runs those digests, steady, it starts nothing (unless
+// force) and returns a SUCCEEDED result without a deployment.
+func Start(ctx context.Context, api API, cluster string, svc types.Service, images map[string]plan.Image, gitSHA string, force bool) (*Result, error) {
 	name := aws.ToString(svc.ServiceName)
 	r := &Result{Cluster: cluster, Service: name, Kind: KindDeploy, By: "conveyor", OldTaskDef: aws.ToString(svc.TaskDefinition), Started: time.Now()}
 	r.knowEvents(svc)
@@ -44,8 +57,8 @@ func Start(ctx context.Context, api API, cluster string, svc types.Service, imag
 		return r, fmt.Errorf("service %s: describe its task definition %s: %w", name, r.OldTaskDef, err)
 	}
 	r.live = live.TaskDefinition
-	r.RollbackTarget = plan.RollbackBefore(svc, live.Tags)
-	in, changes, err := plan.Render(live.TaskDefinition, live.Tags, images, gitSHA, r.RollbackTarget)
+	r.LogGroup = logGroup(live.TaskDefinition)
+	in, changes, err := plan.Render(live.TaskDefinition, live.Tags, images, gitSHA)
 	if err != nil {
 		return r, fmt.Errorf("service %s: %w", name, err)
 	}
@@ -53,12 +66,42 @@ func Start(ctx context.Context, api API, cluster string, svc types.Service, imag
 	for _, c := range changes {
 		r.Digests[c.Container] = c.Digest
 	}
+	if !force && sameDigests(plan.Digests(live.TaskDefinition), r.Digests) && steadyOn(svc, r.OldTaskDef) {
+		r.NewTaskDef, r.Verdict, r.Ended = r.OldTaskDef, Succeeded, time.Now()
+		r.Reason = fmt.Sprintf("%s already runs %s (%s), steady: no deployment started (set force to deploy anyway)", name, digestList(r.Digests), plan.ShortTaskDef(r.OldTaskDef))
+		return r, nil
+	}
 	reg, err := api.RegisterTaskDefinition(ctx, in)
 	if err != nil {
 		return r, fmt.Errorf("service %s: register the next revision of %s: %w", name, aws.ToString(in.Family), err)
 	}
 	r.NewTaskDef = aws.ToString(reg.TaskDefinition.TaskDefinitionArn)
-	return r, update(ctx, api, r, false)
+	return r, update(ctx, api, r, force)
+}
+
+func sameDigests(live, want map[string]string) bool {
+	if len(want) == 0 {
+		return false
+	}
+	for c, d := range want {
+		if live[c] != d {
+			return false
+		}
+	}
+	return true
+}
+
+// logGroup is the awslogs group of the task definition's first container
+// that logs to CloudWatch ("" if none).
+func logGroup(td *types.TaskDefinition) string {
+	for _, c := range td.ContainerDefinitions {
+		if lc := c.LogConfiguration; lc != nil && lc.LogDriver == types.LogDriverAwslogs {
+			if g := lc.Options["awslogs-group"]; g != "" {
+				return g
+			}
+		}
+	}
+	return ""
 }
 
 // update points the service at r.NewTaskDef and records the deployment the
@@ -74,6 +117,7 @@ func update(ctx context.Context, api API, r *Result, force bool) error {
 		for _, d := range out.Service.Deployments {
 			if aws.ToString(d.Status) == "PRIMARY" && aws.ToString(d.TaskDefinition) == r.NewTaskDef {
 				r.DeploymentID = aws.ToString(d.Id)
+				r.Created = aws.ToTime(d.CreatedAt)
 			}
 		}
 	}
@@ -87,24 +131,38 @@ func update(ctx context.Context, api API, r *Result, force bool) error {
 // of the new task definition (ECS always returns one; moto does not).
 var ErrNoDeployment = errors.New("the response lists no PRIMARY deployment of it")
 
-// ErrNoRollbackTarget means no deployment of the service ever completed.
-var ErrNoRollbackTarget = errors.New("no COMPLETED deployment to roll back to")
+// TargetError is a rollback target that can never apply to a service: a
+// revision of another task definition family. It is an input error.
+type TargetError struct {
+	Service, Target, Family string
+}
+
+func (e *TargetError) Error() string {
+	return fmt.Sprintf("service %s: rollback target %s is a revision of %s, not of the service's family %s: refused (give a revision number, %s:N, or a digest)",
+		e.Service, e.Target, Family(e.Target), e.Family, e.Family)
+}
+
+// Family is the task definition family of an ARN or family:revision.
+func Family(td string) string { return plan.Family(td) }
 
 // ResolveTarget finds the task definition a rollback goes to.
-func ResolveTarget(ctx context.Context, api API, svc types.Service, t plan.Target) (*types.TaskDefinition, error) {
+func ResolveTarget(ctx context.Context, api API, cluster string, svc types.Service, t plan.Target) (*types.TaskDefinition, error) {
 	name, current := aws.ToString(svc.ServiceName), aws.ToString(svc.TaskDefinition)
 	family := plan.Family(current)
-	describe := func(ref string) (*types.TaskDefinition, []types.Tag, error) {
-		out, err := api.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(ref), Include: []types.TaskDefinitionField{types.TaskDefinitionFieldTags}})
+	describe := func(ref string) (*types.TaskDefinition, error) {
+		out, err := api.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(ref)})
 		if err != nil {
-			return nil, nil, fmt.Errorf("service %s: describe task definition %s: %w", name, ref, err)
+			return nil, fmt.Errorf("service %s: describe task definition %s: %w", name, ref, err)
 		}
-		return out.TaskDefinition, out.Tags, nil
+		return out.TaskDefinition, nil
 	}
 	switch t.Kind {
 	case plan.TargetRevision:
-		td, _, err := describe(t.Revision(family))
-		return td, err
+		ref := t.Revision(family)
+		if plan.Family(ref) != family {
+			return nil, &TargetError{Service: name, Target: ref, Family: family}
+		}
+		return describe(ref)
 	case plan.TargetDigest:
 		list, err := api.ListTaskDefinitions(ctx, &ecs.ListTaskDefinitionsInput{FamilyPrefix: aws.String(family), Sort: types.SortOrderDesc, MaxResults: aws.Int32(100)})
 		if err != nil {
@@ -114,7 +172,7 @@ func ResolveTarget(ctx context.Context, api API, svc types.Service, t plan.Targe
 			if plan.Family(arn) != family {
 				continue
 			}
-			td, _, err := describe(arn)
+			td, err := describe(arn)
 			if err != nil {
 				return nil, err
 			}
@@ -126,17 +184,14 @@ func ResolveTarget(ctx context.Context, api API, svc types.Service, t plan.Targe
 		}
 		return nil, fmt.Errorf("service %s: no active revision of %s runs an image with digest %s (searched the newest %d)", name, family, t.Value, len(list.TaskDefinitionArns))
 	}
-	_, tags, err := describe(current)
+	target, _, err := LastSuccessful(ctx, api, cluster, name, "")
 	if err != nil {
+		if errors.Is(err, ErrNoRollbackTarget) {
+			return nil, fmt.Errorf("%w before the current one: pass a revision or a digest", err)
+		}
 		return nil, err
 	}
-	target := plan.LastCompleted(svc, tags)
-	if target == "" {
-		return nil, fmt.Errorf("service %s: %w before %s (no older COMPLETED deployment listed, no %s tag on it): pass a revision or a digest",
-			name, ErrNoRollbackTarget, plan.ShortTaskDef(current), plan.TagRollbackTo)
-	}
-	td, _, err := describe(target)
-	return td, err
+	return describe(target)
 }
 
 // StartRollback points the service back at td and records the deployment.
@@ -144,7 +199,7 @@ func ResolveTarget(ctx context.Context, api API, svc types.Service, t plan.Targe
 // target.
 func StartRollback(ctx context.Context, api API, cluster string, svc types.Service, td *types.TaskDefinition, by string) (*Result, error) {
 	r := &Result{Cluster: cluster, Service: aws.ToString(svc.ServiceName), Kind: KindRollback, By: by,
-		OldTaskDef: aws.ToString(svc.TaskDefinition), NewTaskDef: aws.ToString(td.TaskDefinitionArn), Digests: plan.Digests(td)}
+		OldTaskDef: aws.ToString(svc.TaskDefinition), NewTaskDef: aws.ToString(td.TaskDefinitionArn), Digests: plan.Digests(td), LogGroup: logGroup(td)}
 	r.knowEvents(svc)
 	return r, update(ctx, api, r, true)
 }

@@ -16,107 +16,129 @@ import (
 	"github.com/conveyor-dev/conveyor/actions/internal/rollout/plan"
 )
 
-// Watcher watches deployments to their verdicts in one poll loop.
+// Watcher watches deployments to their verdicts in one poll loop: each
+// round reads every pending deployment (gather), then Decide settles what it
+// can. Reads are DescribeServices (counts, events), ListServiceDeployments
+// and DescribeServiceDeployments (the status a verdict rests on), and
+// ListTasks/DescribeTasks (digests, stop reasons, the timeline).
 type Watcher struct {
 	API API
 	// Poll is the interval between rounds (default 5 s). Throttling doubles
 	// it, up to MaxPoll (default 1 min); quiet rounds bring it back.
 	Poll, MaxPoll time.Duration
-	// Timeout bounds each deployment, from its start (default 30 min).
-	Timeout time.Duration
+	// Settle is how long a SUCCESSFUL deployment must hold (default: Poll).
+	Settle time.Duration
 	// Logf prints progress (default: nowhere).
 	Logf func(format string, args ...any)
 
 	// Stats
-	Rounds, Throttled int
+	Rounds, Throttled, ReadErrors int
 }
-
-// neverHeals are stop reasons that no retry fixes: a missing image or tag,
-// registry auth, a secret or parameter that does not exist.
-var neverHeals = []string{"CannotPullContainerError", "ResourceInitializationError"}
 
 var unhealthyRE = regexp.MustCompile(`\(task ([0-9a-f]+)\) \(port \d+\) is unhealthy in \(target-group [^)]*\) due to \(reason (.*)\)\.?$`)
 
+// watched is one deployment being watched.
 type watched struct {
-	r          *Result
-	deadline   time.Time
-	seenEvent  map[string]bool
-	seenTask   map[string]bool
-	elb        map[string]string // task id → unhealthy reason
-	lastFailed int32
-	last       *types.Service
-	parent     *watched // for an ECS rollback: the deployment that failed
-	done       bool
-	// verifying: the deployment COMPLETED; only the running tasks' digests
-	// remain to be checked (runningArns caches the listing between tries).
-	verifying   bool
-	runningArns []string
-	// stopping: a task of this deployment was told to stop but has not
-	// STOPPED yet (it drains first); its reasons are still to be read.
-	stopping bool
+	r *Result
+	// deadline ends the deployment's own watch; hard ends everything,
+	// ECS's rollback of it included.
+	deadline, hard time.Time
+	mem            Memory
+	done           bool
+	seenEvent      map[string]bool
+	seenStopped    map[string]bool
+	elb            map[string]string // task id → unhealthy reason
 }
 
-// Watch polls until every result has a verdict; it fills Verdict, Reason,
-// Phase, Evidence and Ended. Results whose Verdict is already set are
-// skipped. An ECS rollback is watched too and put in Result.Rollback.
+// Watch polls until every result has a verdict. Each result's watch ends
+// at its Deadline (ECS's own rollback of it may run to HardDeadline); at the
+// deadline one last read decides, and if ECS cannot be read the verdict is
+// UNKNOWN. Results whose Verdict is already set are skipped.
 func (w *Watcher) Watch(ctx context.Context, results []*Result) {
 	poll := w.Poll
 	if poll <= 0 {
 		poll = 5 * time.Second
 	}
-	maxPoll := w.MaxPoll
-	if maxPoll <= 0 {
-		maxPoll = time.Minute
+	maxPoll := max(w.MaxPoll, poll)
+	if w.MaxPoll <= 0 {
+		maxPoll = max(time.Minute, poll)
 	}
-	timeout := w.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Minute
+	settle := w.Settle
+	if settle < 0 {
+		settle = 0
+	} else if settle == 0 {
+		settle = poll
 	}
 	var all []*watched
 	for _, r := range results {
 		if r.Verdict != "" {
 			continue
 		}
-		seen := map[string]bool{}
-		for id := range r.knownEvents {
-			seen[id] = true
+		x := &watched{r: r, deadline: r.Deadline, hard: r.HardDeadline, seenEvent: map[string]bool{}, seenStopped: map[string]bool{}, elb: map[string]string{}}
+		if x.hard.Before(x.deadline) {
+			x.hard = x.deadline
 		}
-		all = append(all, &watched{r: r, deadline: r.Started.Add(timeout), seenEvent: seen, seenTask: map[string]bool{}, elb: map[string]string{}})
+		for id := range r.knownEvents {
+			x.seenEvent[id] = true
+		}
+		all = append(all, x)
 	}
 	interval := poll
 	for {
-		throttled := w.round(ctx, &all, timeout)
+		now := time.Now()
+		var pending []*watched
+		final := map[*watched]bool{}
+		for _, x := range all {
+			if x.done {
+				continue
+			}
+			pending = append(pending, x)
+			final[x] = x.isFinal(now)
+		}
+		if len(pending) == 0 {
+			return
+		}
+		w.Rounds++
+		throttled := w.round(ctx, pending, final, settle)
 		if throttled {
 			interval = min(interval*2, maxPoll)
 			w.logf("ECS is throttling reads: next poll in %s", interval)
 		} else if interval > poll {
 			interval = max(poll, interval/2)
 		}
-		pending := 0
+		// Sleep until the next poll or the next deadline, whichever is
+		// first, so a verdict comes at most one poll after its deadline.
+		wake := time.Now().Add(interval)
 		for _, x := range all {
 			if !x.done {
-				pending++
-			}
-		}
-		if pending == 0 {
-			return
-		}
-		if ctx.Err() != nil {
-			for _, x := range all {
-				if !x.done {
-					w.finish(x, TimedOut, "the watch was cancelled: "+ctx.Err().Error())
-					x.r.Phase = phase(x)
+				if d := x.nextDeadline(); d.Before(wake) {
+					wake = d
 				}
 			}
-			return
 		}
-		t := time.NewTimer(interval)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
+		if wait := time.Until(wake); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
 		}
-		t.Stop()
 	}
+}
+
+// isFinal says whether this round is the deployment's last: its deadline
+// passed, unless ECS is rolling it back and the hard deadline has not.
+func (x *watched) isFinal(now time.Time) bool {
+	return !now.Before(x.nextDeadline())
+}
+
+func (x *watched) nextDeadline() time.Time {
+	switch x.mem.Status {
+	case types.ServiceDeploymentStatusRollbackRequested, types.ServiceDeploymentStatusRollbackInProgress:
+		return x.hard
+	}
+	return x.deadline
 }
 
 func (w *Watcher) logf(format string, args ...any) {
@@ -137,194 +159,379 @@ func isThrottle(err error) bool {
 }
 
 // noRetry leaves throttling to the watcher's own backoff, which slows the
-// whole loop instead of hammering one call.
+// whole loop instead of hammering one call. The final read of a deployment
+// keeps the SDK's retries: it is the last chance to know.
 func noRetry(o *ecs.Options) { o.RetryMaxAttempts = 1 }
 
-// round describes every pending service once and evaluates it. It reports
-// whether ECS throttled any call.
-func (w *Watcher) round(ctx context.Context, all *[]*watched, timeout time.Duration) bool {
-	w.Rounds++
+func retries(final bool) func(*ecs.Options) {
+	if final {
+		return func(o *ecs.Options) { o.RetryMaxAttempts = 4 }
+	}
+	return noRetry
+}
+
+// round reads every pending deployment once, cluster by cluster, and
+// decides what it can. It reports whether ECS throttled a read.
+func (w *Watcher) round(ctx context.Context, pending []*watched, final map[*watched]bool, settle time.Duration) bool {
 	byCluster := map[string][]*watched{}
 	var clusters []string
-	throttled := false
-	for _, x := range *all {
-		if x.done || throttled {
-			continue
-		}
-		if x.verifying {
-			// ECS already said COMPLETED: describing again would spend
-			// the read budget the digest check needs.
-			if err := w.verify(ctx, x); err != nil {
-				throttled = w.readFailed(x, err)
-			}
-			continue
-		}
+	for _, x := range pending {
 		if byCluster[x.r.Cluster] == nil {
 			clusters = append(clusters, x.r.Cluster)
 		}
 		byCluster[x.r.Cluster] = append(byCluster[x.r.Cluster], x)
 	}
+	throttled := false
 	for _, c := range clusters {
 		xs := byCluster[c]
-		var names []string
-		seen := map[string]bool{}
+		anyFinal := false
 		for _, x := range xs {
-			if !seen[x.r.Service] {
-				seen[x.r.Service] = true
-				names = append(names, x.r.Service)
+			anyFinal = anyFinal || final[x]
+		}
+		rounds := w.gather(ctx, c, xs, retries(anyFinal))
+		for _, x := range xs {
+			rd := rounds[x]
+			if rd.Err != nil {
+				w.ReadErrors++
+				if isThrottle(rd.Err) {
+					w.Throttled++
+					throttled = true
+				} else {
+					w.logf("%s: reading ECS failed (not evidence; will read again): %v", x.r.Service, rd.Err)
+				}
+			}
+			out, mem := Decide(x.mem, rd, Policy{Settle: settle, Final: final[x], Timeout: x.nextDeadline().Sub(x.r.Started).Round(time.Second)})
+			x.mem = mem
+			if out.Verdict != "" {
+				w.finish(ctx, x, out, rd)
 			}
 		}
-		for i := 0; i < len(names) && !throttled; i += 10 {
-			batch := names[i:min(i+10, len(names))]
-			out, err := w.API.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(c), Services: batch}, noRetry)
-			if err != nil {
-				if w.countThrottle(err) {
-					throttled = true
-					break
+	}
+	return throttled
+}
+
+// gather reads one round for the deployments of one cluster. A failed read
+// fails the round of every deployment it concerned.
+func (w *Watcher) gather(ctx context.Context, cluster string, xs []*watched, opt func(*ecs.Options)) map[*watched]Round {
+	now := time.Now()
+	rounds := map[*watched]Round{}
+	fail := func(x *watched, err error) {
+		if rounds[x].Err == nil {
+			rounds[x] = Round{At: now, Err: err}
+		}
+	}
+	// Services, ten per call (DescribeServices' limit).
+	svcs := map[string]types.Service{}
+	var names []string
+	seen := map[string]bool{}
+	for _, x := range xs {
+		if !seen[x.r.Service] {
+			seen[x.r.Service] = true
+			names = append(names, x.r.Service)
+		}
+	}
+	for i := 0; i < len(names); i += 10 {
+		batch := names[i:min(i+10, len(names))]
+		out, err := w.API.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: batch}, opt)
+		if err != nil {
+			for _, x := range xs {
+				if contains(batch, x.r.Service) {
+					fail(x, fmt.Errorf("describe services %s in cluster %s: %w", strings.Join(batch, ", "), cluster, err))
 				}
-				w.logf("describe services %s in %s failed (will retry): %v", strings.Join(batch, ", "), c, err)
+			}
+			continue
+		}
+		for _, s := range out.Services {
+			svcs[aws.ToString(s.ServiceName)] = s
+		}
+		for _, f := range out.Failures {
+			for _, x := range xs {
+				if strings.HasSuffix(aws.ToString(f.Arn), "/"+x.r.Service) {
+					fail(x, fmt.Errorf("service %s is not in cluster %s (%s)", x.r.Service, cluster, aws.ToString(f.Reason)))
+				}
+			}
+		}
+	}
+	// Find each deployment's service deployment, then describe them all.
+	var arns []string
+	for _, x := range xs {
+		if rounds[x].Err != nil {
+			continue
+		}
+		if x.r.ServiceDeployment == "" {
+			arn, err := findServiceDeployment(ctx, w.API, x.r, opt)
+			if err != nil {
+				fail(x, err)
 				continue
 			}
-			for _, svc := range out.Services {
-				for _, x := range xs {
-					if x.r.Service == aws.ToString(svc.ServiceName) && !x.done {
-						s := svc
-						if w.evaluate(ctx, x, &s, all, timeout) {
-							throttled = true
-						}
-					}
-				}
-			}
-			for _, f := range out.Failures {
-				for _, x := range xs {
-					if strings.HasSuffix(aws.ToString(f.Arn), "/"+x.r.Service) && !x.done {
-						w.finish(x, Failed, fmt.Sprintf("service %s disappeared from cluster %s (%s)", x.r.Service, c, aws.ToString(f.Reason)))
-					}
-				}
+			if arn != "" {
+				x.r.ServiceDeployment = arn
+				w.logf("%s: %s %s is service deployment %s", x.r.Service, x.r.Kind, x.r.DeploymentID, arn)
 			}
 		}
-	}
-	now := time.Now()
-	for _, x := range *all {
-		if !x.done && now.After(x.deadline) {
-			x.r.Phase = phase(x)
-			w.finish(x, TimedOut, fmt.Sprintf("deployment %s was still in progress after %s; stalled while %s", x.r.DeploymentID, timeout, x.r.Phase))
+		if x.r.ServiceDeployment != "" {
+			arns = append(arns, x.r.ServiceDeployment)
 		}
 	}
-	return throttled
+	sds := map[string]*types.ServiceDeployment{}
+	var sdErr error
+	for i := 0; i < len(arns); i += 20 {
+		out, err := w.API.DescribeServiceDeployments(ctx, &ecs.DescribeServiceDeploymentsInput{ServiceDeploymentArns: arns[i:min(i+20, len(arns))]}, opt)
+		if err != nil {
+			sdErr = fmt.Errorf("describe service deployments: %w", err)
+			break
+		}
+		for j := range out.ServiceDeployments {
+			d := &out.ServiceDeployments[j]
+			sds[aws.ToString(d.ServiceDeploymentArn)] = d
+		}
+	}
+	for _, x := range xs {
+		if rounds[x].Err != nil {
+			continue
+		}
+		if sdErr != nil && x.r.ServiceDeployment != "" {
+			fail(x, sdErr)
+			continue
+		}
+		svc := svcs[x.r.Service]
+		rd := Round{At: now, ServiceDesired: svc.DesiredCount, ServiceRunning: svc.RunningCount}
+		if x.r.ServiceDeployment != "" {
+			rd.SD = sds[x.r.ServiceDeployment]
+			if rd.SD == nil {
+				fail(x, fmt.Errorf("service deployment %s of %s: ECS did not return it", x.r.ServiceDeployment, x.r.Service))
+				continue
+			}
+		}
+		for _, d := range svc.Deployments {
+			if aws.ToString(d.Id) == x.r.DeploymentID {
+				rd.Desired, rd.Running, rd.Pending, rd.FailedTasks = d.DesiredCount, d.RunningCount, d.PendingCount, d.FailedTasks
+			}
+		}
+		w.events(x, svc)
+		if rd.SD != nil && (rd.SD.Status == types.ServiceDeploymentStatusStopped || rd.SD.Status == types.ServiceDeploymentStatusStopRequested) {
+			newer, err := newerServiceDeployment(ctx, w.API, x.r, rd.SD, opt)
+			if err != nil {
+				fail(x, err)
+				continue
+			}
+			rd.Newer = newer
+		}
+		if err := w.tasks(ctx, x, &rd, opt); err != nil {
+			fail(x, err)
+			continue
+		}
+		rounds[x] = rd
+	}
+	return rounds
 }
 
-func findDeployment(svc *types.Service, id string) (*types.Deployment, *types.Deployment) {
-	var mine, primary *types.Deployment
-	for i := range svc.Deployments {
-		d := &svc.Deployments[i]
-		if aws.ToString(d.Id) == id {
-			mine = d
-		}
-		if aws.ToString(d.Status) == "PRIMARY" && primary == nil {
-			primary = d
-		}
-	}
-	return mine, primary
-}
-
-// evaluate looks at one service and maybe settles its verdict. It reports
-// whether a follow-up read was throttled.
-func (w *Watcher) evaluate(ctx context.Context, x *watched, svc *types.Service, all *[]*watched, timeout time.Duration) bool {
-	r := x.r
-	x.last = svc
-	w.events(x, svc)
-	d, primary := findDeployment(svc, r.DeploymentID)
-	throttled := false
-	if d != nil {
-		r.FailedTasks = d.FailedTasks
-		r.Threshold = plan.Threshold(d.DesiredCount)
-		if d.FailedTasks != x.lastFailed || x.stopping {
-			breaker := "circuit breaker off"
-			if breakerOn(svc) {
-				breaker = fmt.Sprintf("circuit breaker %d/%d", d.FailedTasks, r.Threshold)
-			}
-			w.logf("%s: deployment %s: %d failed tasks (%s)", r.Service, r.DeploymentID, d.FailedTasks, breaker)
-			var err error
-			var fatal string
-			if fatal, err = w.stoppedTasks(ctx, x); err != nil {
-				throttled = w.countThrottle(err)
-			} else if !x.stopping {
-				x.lastFailed = d.FailedTasks
-			}
-			if fatal != "" {
-				w.finish(x, Failed, fmt.Sprintf("deployment %s cannot succeed: %s (this error does not heal with retries)", r.DeploymentID, fatal))
-				return throttled
-			}
-		}
-	}
-	if p := x.parent; p != nil && p.stopping {
-		// The failed deployment's last tasks drain while the rollback
-		// runs: their stop reasons are the evidence.
-		if _, err := w.stoppedTasks(ctx, p); err != nil && w.countThrottle(err) {
-			throttled = true
-		}
-	}
-	newer := primary != nil && aws.ToString(primary.Id) != r.DeploymentID
-	rollingBack := newer && (strings.Contains(aws.ToString(primary.RolloutStateReason), "rolling back") ||
-		(d != nil && d.RolloutState == types.DeploymentRolloutStateFailed))
-	switch {
-	case d != nil && d.RolloutState == types.DeploymentRolloutStateCompleted && !newer:
-		x.verifying = true
-		if err := w.verify(ctx, x); err != nil && w.readFailed(x, err) {
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
 			return true
 		}
-	case rollingBack:
-		reason := aws.ToString(primary.RolloutStateReason)
-		if d != nil && d.RolloutStateReason != nil {
-			reason = aws.ToString(d.RolloutStateReason)
-		}
-		w.finish(x, RolledBack, fmt.Sprintf("ECS failed deployment %s (%s) and is rolling back with deployment %s to %s", r.DeploymentID, reason,
-			aws.ToString(primary.Id), plan.ShortTaskDef(aws.ToString(primary.TaskDefinition))))
-		rb := &Result{Cluster: r.Cluster, Service: r.Service, Kind: KindRollback, By: "ECS circuit breaker", DeploymentID: aws.ToString(primary.Id),
-			OldTaskDef: r.NewTaskDef, NewTaskDef: aws.ToString(primary.TaskDefinition), Started: time.Now()}
-		r.Rollback = rb
-		child := &watched{r: rb, deadline: time.Now().Add(timeout), seenEvent: x.seenEvent, seenTask: map[string]bool{}, elb: x.elb, parent: x}
-		*all = append(*all, child)
-		w.evaluate(ctx, child, svc, all, timeout)
-	case d != nil && d.RolloutState == types.DeploymentRolloutStateFailed:
-		why := fmt.Sprintf("ECS failed deployment %s (%s)", r.DeploymentID, aws.ToString(d.RolloutStateReason))
-		if r.Kind == KindDeploy {
-			why += "; ECS did not roll back: no earlier deployment of this service COMPLETED, so there is nothing to roll back to and the service stalls retrying"
-		}
-		w.finish(x, Failed, why)
-	case newer:
-		w.finish(x, Superseded, fmt.Sprintf("deployment %s (%s) took over from %s", aws.ToString(primary.Id),
-			plan.ShortTaskDef(aws.ToString(primary.TaskDefinition)), r.DeploymentID))
-	case d == nil:
-		w.finish(x, Failed, fmt.Sprintf("deployment %s is no longer listed and no other deployment is PRIMARY", r.DeploymentID))
 	}
-	return throttled
+	return false
 }
 
-func digestList(m map[string]string) string {
-	if len(m) == 0 {
-		return "the target task definition"
+// tasks reads the service's running tasks (digest check, timeline) and the
+// deployment's newly stopped ones (evidence, stop classes).
+func (w *Watcher) tasks(ctx context.Context, x *watched, rd *Round, opt func(*ecs.Options)) error {
+	r := x.r
+	running, err := w.API.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(r.Cluster), ServiceName: aws.String(r.Service), DesiredStatus: types.DesiredStatusRunning}, opt)
+	if err != nil {
+		return fmt.Errorf("list running tasks of %s: %w", r.Service, err)
 	}
-	return digestPairs(m, "=")
+	stopped, err := w.API.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(r.Cluster), ServiceName: aws.String(r.Service), DesiredStatus: types.DesiredStatusStopped}, opt)
+	if err != nil {
+		return fmt.Errorf("list stopped tasks of %s: %w", r.Service, err)
+	}
+	arns := append([]string{}, running.TaskArns...)
+	for _, a := range stopped.TaskArns {
+		if !x.seenStopped[a] {
+			arns = append(arns, a)
+		}
+	}
+	var tasks []types.Task
+	for i := 0; i < len(arns); i += 100 {
+		out, err := w.API.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(r.Cluster), Tasks: arns[i:min(i+100, len(arns))]}, opt)
+		if err != nil {
+			return fmt.Errorf("describe tasks of %s: %w", r.Service, err)
+		}
+		tasks = append(tasks, out.Tasks...)
+	}
+	sort.Slice(tasks, func(i, j int) bool { return aws.ToTime(tasks[i].CreatedAt).Before(aws.ToTime(tasks[j].CreatedAt)) })
+	for _, t := range tasks {
+		r.timeline().observe(t, r.DeploymentID)
+		arn := aws.ToString(t.TaskArn)
+		id := taskID(arn)
+		if aws.ToString(t.LastStatus) == "STOPPED" {
+			if x.seenStopped[arn] {
+				continue
+			}
+			x.seenStopped[arn] = true
+			if aws.ToTime(t.CreatedAt).Before(r.Created) {
+				continue // history from before this deployment
+			}
+			line := describeStopped(t, x.elb)
+			r.Evidence = append(r.Evidence, line)
+			if aws.ToString(t.StartedBy) != r.DeploymentID {
+				continue
+			}
+			w.logf("%s: %s", r.Service, line)
+			st := StoppedTask{ID: id, Code: t.StopCode, At: aws.ToTime(t.StoppedAt), Line: line,
+				Class: classifyStop(t.StopCode, stopReasons(t)...)}
+			rd.Stopped = append(rd.Stopped, st)
+			continue
+		}
+		if aws.ToString(t.DesiredStatus) != "RUNNING" || aws.ToString(t.LastStatus) != "RUNNING" {
+			continue
+		}
+		if why := x.stranger(t); why != "" {
+			rd.Strangers = append(rd.Strangers, why)
+		}
+	}
+	return nil
 }
 
-func (w *Watcher) finish(x *watched, v Verdict, reason string) {
-	if x.done {
-		return
+// stranger says why a running task is not the deployment's target, or "".
+func (x *watched) stranger(t types.Task) string {
+	r := x.r
+	id := taskID(aws.ToString(t.TaskArn))
+	if td := aws.ToString(t.TaskDefinitionArn); td != r.NewTaskDef {
+		return fmt.Sprintf("running task %s uses %s, not %s", id, plan.ShortTaskDef(td), plan.ShortTaskDef(r.NewTaskDef))
 	}
+	for _, c := range t.Containers {
+		want, pinned := r.Digests[aws.ToString(c.Name)]
+		if pinned && aws.ToString(c.ImageDigest) != "" && aws.ToString(c.ImageDigest) != want {
+			return fmt.Sprintf("running task %s container %s uses digest %s, not the pinned %s", id, aws.ToString(c.Name), aws.ToString(c.ImageDigest), want)
+		}
+	}
+	return ""
+}
+
+func stopReasons(t types.Task) []string {
+	out := []string{aws.ToString(t.StoppedReason)}
+	for _, c := range t.Containers {
+		out = append(out, aws.ToString(c.Reason))
+	}
+	return out
+}
+
+// findServiceDeployment finds the service deployment UpdateService started
+// for r: the newest one of the service, created no earlier than r's
+// deployment, whose target revision runs r's task definition. "" means ECS
+// does not list it yet.
+func findServiceDeployment(ctx context.Context, api API, r *Result, opt func(*ecs.Options)) (string, error) {
+	in := &ecs.ListServiceDeploymentsInput{Cluster: aws.String(r.Cluster), Service: aws.String(r.Service)}
+	if !r.Created.IsZero() {
+		in.CreatedAt = &types.CreatedAt{After: aws.Time(r.Created.Add(-time.Second))}
+	}
+	out, err := api.ListServiceDeployments(ctx, in, opt)
+	if err != nil {
+		return "", fmt.Errorf("list service deployments of %s: %w", r.Service, err)
+	}
+	var revs []string
+	byRev := map[string]string{}
+	for _, b := range out.ServiceDeployments {
+		rev := aws.ToString(b.TargetServiceRevisionArn)
+		if rev != "" && byRev[rev] == "" {
+			revs = append(revs, rev)
+			byRev[rev] = aws.ToString(b.ServiceDeploymentArn)
+		}
+	}
+	if len(revs) == 0 {
+		return "", nil
+	}
+	tds, err := revisionTaskDefs(ctx, api, revs, opt)
+	if err != nil {
+		return "", err
+	}
+	for _, b := range out.ServiceDeployments { // newest first
+		if tds[aws.ToString(b.TargetServiceRevisionArn)] == r.NewTaskDef {
+			return aws.ToString(b.ServiceDeploymentArn), nil
+		}
+	}
+	return "", nil
+}
+
+// revisionTaskDefs maps service revision ARNs to their task definitions.
+func revisionTaskDefs(ctx context.Context, api API, arns []string, opt func(*ecs.Options)) (map[string]string, error) {
+	m := map[string]string{}
+	for i := 0; i < len(arns); i += 20 {
+		out, err := api.DescribeServiceRevisions(ctx, &ecs.DescribeServiceRevisionsInput{ServiceRevisionArns: arns[i:min(i+20, len(arns))]}, opt)
+		if err != nil {
+			return nil, fmt.Errorf("describe service revisions: %w", err)
+		}
+		for _, rev := range out.ServiceRevisions {
+			m[aws.ToString(rev.ServiceRevisionArn)] = aws.ToString(rev.TaskDefinition)
+		}
+	}
+	return m, nil
+}
+
+// newerServiceDeployment is a service deployment of r's service created
+// after sd, if any.
+func newerServiceDeployment(ctx context.Context, api API, r *Result, sd *types.ServiceDeployment, opt func(*ecs.Options)) (*types.ServiceDeploymentBrief, error) {
+	out, err := api.ListServiceDeployments(ctx, &ecs.ListServiceDeploymentsInput{Cluster: aws.String(r.Cluster), Service: aws.String(r.Service),
+		CreatedAt: &types.CreatedAt{After: sd.CreatedAt}}, opt)
+	if err != nil {
+		return nil, fmt.Errorf("list service deployments of %s: %w", r.Service, err)
+	}
+	for i := range out.ServiceDeployments {
+		b := &out.ServiceDeployments[i]
+		if aws.ToString(b.ServiceDeploymentArn) != aws.ToString(sd.ServiceDeploymentArn) && aws.ToTime(b.CreatedAt).After(aws.ToTime(sd.CreatedAt)) {
+			return b, nil
+		}
+	}
+	return nil, nil
+}
+
+// finish records a verdict, and for a deployment ECS rolled back, the
+// rollback it made.
+func (w *Watcher) finish(ctx context.Context, x *watched, out Outcome, rd Round) {
 	x.done = true
-	x.r.Verdict, x.r.Reason, x.r.Ended = v, reason, time.Now()
-	w.logf("%s: %s %s: %s — %s", x.r.Service, x.r.Kind, x.r.DeploymentID, v, reason)
-	if x.parent != nil {
-		x.parent.r.Ended = x.r.Ended
-		x.parent.r.Evidence = append(x.parent.r.Evidence, x.r.Evidence...)
-		x.r.Evidence = nil
+	r := x.r
+	r.Verdict, r.Reason, r.Phase, r.Ended = out.Verdict, out.Reason, out.Phase, time.Now()
+	if rd.SD != nil {
+		if cb := rd.SD.DeploymentCircuitBreaker; cb != nil {
+			r.FailedTasks, r.Threshold = cb.FailureCount, cb.Threshold
+		}
+		r.timeline().mark(rd.SD)
+		if rb := rd.SD.Rollback; rb != nil && (out.Verdict == RolledBack || out.Verdict == RollbackFailed || out.Verdict == TimedOut) {
+			by := "ECS"
+			if cb := rd.SD.DeploymentCircuitBreaker; cb != nil && cb.Status == types.ServiceDeploymentRollbackMonitorsStatusTriggered {
+				by = "ECS circuit breaker"
+			} else if a := rd.SD.Alarms; a != nil && a.Status == types.ServiceDeploymentRollbackMonitorsStatusTriggered {
+				by = "ECS deployment alarm " + strings.Join(a.TriggeredAlarmNames, ", ")
+			}
+			rbr := &Result{Cluster: r.Cluster, Service: r.Service, Kind: KindRollback, By: by, OldTaskDef: r.NewTaskDef,
+				Started: aws.ToTime(rb.StartedAt), Ended: r.Ended, Reason: aws.ToString(rb.Reason)}
+			switch out.Verdict {
+			case RolledBack:
+				rbr.Verdict = Succeeded
+			case RollbackFailed:
+				rbr.Verdict = Failed
+			default:
+				rbr.Verdict = TimedOut
+			}
+			if rev := aws.ToString(rb.ServiceRevisionArn); rev != "" {
+				if tds, err := revisionTaskDefs(ctx, w.API, []string{rev}, nil); err == nil {
+					rbr.NewTaskDef = tds[rev]
+				} else {
+					rbr.NewTaskDef = rev
+					w.logf("%s: could not read the rollback's revision %s: %v", r.Service, rev, err)
+				}
+			}
+			r.Rollback = rbr
+		}
 	}
+	w.logf("%s: %s %s: %s: %s", r.Service, r.Kind, r.DeploymentID, out.Verdict, out.Reason)
 }
 
 // events prints the service's new events, oldest first, once each.
-func (w *Watcher) events(x *watched, svc *types.Service) {
+func (w *Watcher) events(x *watched, svc types.Service) {
 	for i := len(svc.Events) - 1; i >= 0; i-- {
 		e := svc.Events[i]
 		id := aws.ToString(e.Id)
@@ -339,56 +546,6 @@ func (w *Watcher) events(x *watched, svc *types.Service) {
 		w.logf("%s: event: %s", x.r.Service, msg)
 		x.r.Evidence = append(x.r.Evidence, "event: "+msg)
 	}
-}
-
-// stoppedTasks records the deployment's newly stopped tasks and returns a
-// never-healing reason if one of them has it.
-func (w *Watcher) stoppedTasks(ctx context.Context, x *watched) (string, error) {
-	r := x.r
-	list, err := w.API.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(r.Cluster), StartedBy: aws.String(r.DeploymentID),
-		DesiredStatus: types.DesiredStatusStopped}, noRetry)
-	if err != nil {
-		return "", fmt.Errorf("list stopped tasks of %s: %w", r.DeploymentID, err)
-	}
-	x.stopping = false
-	var fresh []string
-	for _, arn := range list.TaskArns {
-		if !x.seenTask[arn] {
-			fresh = append(fresh, arn)
-		}
-	}
-	if len(fresh) == 0 {
-		return "", nil
-	}
-	out, err := w.API.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(r.Cluster), Tasks: fresh[:min(len(fresh), 100)]}, noRetry)
-	if err != nil {
-		return "", fmt.Errorf("describe stopped tasks of %s: %w", r.DeploymentID, err)
-	}
-	fatal := ""
-	sort.Slice(out.Tasks, func(i, j int) bool {
-		return aws.ToTime(out.Tasks[i].StoppedAt).Before(aws.ToTime(out.Tasks[j].StoppedAt))
-	})
-	for _, t := range out.Tasks {
-		if t.LastStatus == nil || *t.LastStatus != "STOPPED" {
-			x.stopping = true // still draining: look again next time
-			continue
-		}
-		arn := aws.ToString(t.TaskArn)
-		x.seenTask[arn] = true
-		line := describeStopped(t, x.elb)
-		w.logf("%s: %s", r.Service, line)
-		r.Evidence = append(r.Evidence, line)
-		for _, s := range neverHeals {
-			text := aws.ToString(t.StoppedReason)
-			for _, c := range t.Containers {
-				text += " " + aws.ToString(c.Reason)
-			}
-			if strings.Contains(text, s) && fatal == "" {
-				fatal = fmt.Sprintf("task %s stopped with %s", taskID(arn), strings.TrimSpace(aws.ToString(t.StoppedReason)))
-			}
-		}
-	}
-	return fatal, nil
 }
 
 // taskID is the last part of a task ARN, the id ECS prints in its events.
@@ -412,123 +569,9 @@ func describeStopped(t types.Task, elb map[string]string) string {
 	return b.String()
 }
 
-// countThrottle counts err in Throttled if ECS throttled the read, and
-// reports whether it did.
-func (w *Watcher) countThrottle(err error) bool {
-	if !isThrottle(err) {
-		return false
+func digestList(m map[string]string) string {
+	if len(m) == 0 {
+		return "the target task definition"
 	}
-	w.Throttled++
-	return true
-}
-
-// readFailed counts a failed follow-up read and reports whether it was
-// throttling.
-func (w *Watcher) readFailed(x *watched, err error) bool {
-	if w.countThrottle(err) {
-		return true
-	}
-	w.logf("%s: %v (will retry)", x.r.Service, err)
-	return false
-}
-
-// verify settles a COMPLETED deployment: SUCCEEDED once the running tasks
-// are the deployment's and use the pinned digests; FAILED if, at the
-// deadline, other tasks still run.
-func (w *Watcher) verify(ctx context.Context, x *watched) error {
-	r := x.r
-	desired := int32(-1)
-	if x.last != nil {
-		desired = x.last.DesiredCount
-	}
-	ok, why, err := w.runningDigests(ctx, x, desired)
-	if err != nil {
-		return err
-	}
-	if ok {
-		w.finish(x, Succeeded, fmt.Sprintf("deployment %s COMPLETED; %d running tasks use %s", r.DeploymentID, max(desired, 0), digestList(r.Digests)))
-	} else if time.Now().After(x.deadline) {
-		w.finish(x, Failed, "deployment "+r.DeploymentID+" COMPLETED but "+why)
-	}
-	return nil
-}
-
-// runningDigests checks that the service's running tasks are the
-// deployment's and use the pinned digests.
-func (w *Watcher) runningDigests(ctx context.Context, x *watched, desired int32) (bool, string, error) {
-	r := x.r
-	if x.runningArns == nil {
-		list, err := w.API.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(r.Cluster), ServiceName: aws.String(r.Service), DesiredStatus: types.DesiredStatusRunning}, noRetry)
-		if err != nil {
-			return false, "", fmt.Errorf("list running tasks of %s: %w", r.Service, err)
-		}
-		x.runningArns = list.TaskArns
-	}
-	arns := x.runningArns
-	if len(arns) == 0 {
-		x.runningArns = nil
-		return desired == 0, fmt.Sprintf("no task of %s is running", r.Service), nil
-	}
-	out, err := w.API.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(r.Cluster), Tasks: arns[:min(len(arns), 100)]}, noRetry)
-	if err != nil {
-		return false, "", fmt.Errorf("describe running tasks of %s: %w", r.Service, err)
-	}
-	x.runningArns = nil
-	for _, t := range out.Tasks {
-		id := taskID(aws.ToString(t.TaskArn))
-		if aws.ToString(t.TaskDefinitionArn) != r.NewTaskDef {
-			return false, fmt.Sprintf("running task %s uses %s, not %s", id, plan.ShortTaskDef(aws.ToString(t.TaskDefinitionArn)), plan.ShortTaskDef(r.NewTaskDef)), nil
-		}
-		for _, c := range t.Containers {
-			want, pinned := r.Digests[aws.ToString(c.Name)]
-			if pinned && aws.ToString(c.ImageDigest) != "" && aws.ToString(c.ImageDigest) != want {
-				return false, fmt.Sprintf("running task %s container %s uses digest %s, not the pinned %s", id, aws.ToString(c.Name), aws.ToString(c.ImageDigest), want), nil
-			}
-		}
-	}
-	return true, "", nil
-}
-
-// breakerOn reports whether ECS counts failed tasks against the deployment
-// circuit breaker for this service.
-func breakerOn(svc *types.Service) bool {
-	dc := svc.DeploymentConfiguration
-	return dc != nil && dc.DeploymentCircuitBreaker != nil && dc.DeploymentCircuitBreaker.Enable
-}
-
-// phase names what a stalled deployment was waiting for.
-func phase(x *watched) string {
-	svc := x.last
-	if svc == nil {
-		return "waiting for the first DescribeServices answer (ECS never answered)"
-	}
-	d, _ := findDeployment(svc, x.r.DeploymentID)
-	if d == nil {
-		return "waiting for deployment " + x.r.DeploymentID + " to appear"
-	}
-	var oldTasks int32
-	for _, o := range svc.Deployments {
-		if aws.ToString(o.Id) != x.r.DeploymentID {
-			oldTasks += o.RunningCount + o.PendingCount
-		}
-	}
-	breaker := "no circuit breaker"
-	if breakerOn(svc) {
-		breaker = fmt.Sprintf("circuit breaker %d/%d", d.FailedTasks, plan.Threshold(d.DesiredCount))
-	}
-	switch {
-	case d.RolloutState == types.DeploymentRolloutStateCompleted:
-		return "verifying that the running tasks use the pinned digests (ECS said COMPLETED; the checks were throttled or old tasks still ran)"
-	case d.FailedTasks > 0 && d.RunningCount < d.DesiredCount:
-		return fmt.Sprintf("starting tasks: %d failed so far, %d of %d running (%s)", d.FailedTasks, d.RunningCount, d.DesiredCount, breaker)
-	case d.PendingCount > 0:
-		return fmt.Sprintf("starting tasks: %d of %d still PENDING (provisioning or pulling the image), %d running", d.PendingCount, d.DesiredCount, d.RunningCount)
-	case d.RunningCount < d.DesiredCount:
-		return fmt.Sprintf("placing tasks: %d of %d running and none pending (maximumPercent may leave no room while minimumHealthyPercent keeps old tasks)", d.RunningCount, d.DesiredCount)
-	case oldTasks > 0 && len(svc.LoadBalancers) > 0:
-		return fmt.Sprintf("health checks: all %d new tasks run but %d old tasks wait for them to pass load-balancer health checks (or to drain)", d.RunningCount, oldTasks)
-	case oldTasks > 0:
-		return fmt.Sprintf("draining: %d old tasks still running", oldTasks)
-	}
-	return "steady state: every task runs but ECS has not marked the deployment COMPLETED"
+	return digestPairs(m, "=")
 }

@@ -22,10 +22,6 @@ const (
 	TagGitSHA = "conveyor:git-sha"
 	// TagDigestPrefix + container name carries that container's digest.
 	TagDigestPrefix = "conveyor:digest:"
-	// TagRollbackTo names the task definition of the last deployment that
-	// had COMPLETED when this one was registered: the default rollback
-	// target, even after ECS forgets old deployments.
-	TagRollbackTo = "conveyor:rollback-to"
 )
 
 // Image is a repository pinned by digest.
@@ -85,10 +81,9 @@ type Change struct {
 
 // Render builds the registration for the next task definition: a copy of
 // live in which only the images of containers named in images change, to
-// their pinned digests, tagged with the git SHA, the digests and the
-// rollback target. liveTags are the live revision's tags (kept, except
+// their pinned digests, tagged with the git SHA and the digests. liveTags are the live revision's tags (kept, except
 // conveyor's own). It fails when no container of live is in images.
-func Render(live *types.TaskDefinition, liveTags []types.Tag, images map[string]Image, gitSHA, rollbackTo string) (*ecs.RegisterTaskDefinitionInput, []Change, error) {
+func Render(live *types.TaskDefinition, liveTags []types.Tag, images map[string]Image, gitSHA string) (*ecs.RegisterTaskDefinitionInput, []Change, error) {
 	if live == nil || live.Family == nil {
 		return nil, nil, fmt.Errorf("render task definition: the live task definition is missing")
 	}
@@ -137,9 +132,6 @@ func Render(live *types.TaskDefinition, liveTags []types.Tag, images map[string]
 	}
 	for _, c := range changes {
 		keep[TagDigestPrefix+c.Container] = c.Digest
-	}
-	if rollbackTo != "" {
-		keep[TagRollbackTo] = rollbackTo
 	}
 	keys := make([]string, 0, len(keep))
 	for k := range keep {

@@ -37,7 +37,7 @@ func TestRenderChangesOnlyTheImage(t *testing.T) {
 		},
 	}
 	in, changes, err := Render(live, []types.Tag{{Key: aws.String("team"), Value: aws.String("x")}, {Key: aws.String(TagGitSHA), Value: aws.String("old")}},
-		map[string]Image{"api": {Repository: "r/api", Digest: dg}}, "abc123", "arn:td/conveyor-api:6")
+		map[string]Image{"api": {Repository: "r/api", Digest: dg}}, "abc123")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestRenderChangesOnlyTheImage(t *testing.T) {
 		*in.ContainerDefinitions[0].Environment[0].Value != "b" || *in.Cpu != "512" || *in.TaskRoleArn != "arn:aws:iam::1:role/task" {
 		t.Errorf("render changed more than the image: %+v", in)
 	}
-	want := map[string]string{"team": "x", TagGitSHA: "abc123", TagDigestPrefix + "api": dg, TagRollbackTo: "arn:td/conveyor-api:6"}
+	want := map[string]string{"team": "x", TagGitSHA: "abc123", TagDigestPrefix + "api": dg}
 	if len(in.Tags) != len(want) {
 		t.Errorf("tags %v", in.Tags)
 	}
@@ -57,7 +57,7 @@ func TestRenderChangesOnlyTheImage(t *testing.T) {
 			t.Errorf("tag %s = %q, want %q", k, got, v)
 		}
 	}
-	if _, _, err := Render(live, nil, map[string]Image{"worker": {Repository: "r", Digest: dg}}, "", ""); err == nil || !strings.Contains(err.Error(), "api, sidecar") {
+	if _, _, err := Render(live, nil, map[string]Image{"worker": {Repository: "r", Digest: dg}}, ""); err == nil || !strings.Contains(err.Error(), "api, sidecar") {
 		t.Errorf("no matching container: err %v should list the containers", err)
 	}
 }
@@ -79,25 +79,6 @@ func TestParseTarget(t *testing.T) {
 	}
 	if got := (Target{TargetRevision, "5"}).Revision("conveyor-api"); got != "conveyor-api:5" {
 		t.Errorf("Revision = %s", got)
-	}
-}
-
-func TestLastCompletedPrefersListedDeploymentThenTag(t *testing.T) {
-	svc := types.Service{Deployments: []types.Deployment{
-		{Status: aws.String("PRIMARY"), TaskDefinition: aws.String("td:3"), RolloutState: types.DeploymentRolloutStateInProgress},
-		{Status: aws.String("ACTIVE"), TaskDefinition: aws.String("td:2"), RolloutState: types.DeploymentRolloutStateCompleted},
-	}}
-	tags := []types.Tag{{Key: aws.String(TagRollbackTo), Value: aws.String("td:1")}}
-	if got := LastCompleted(svc, tags); got != "td:2" {
-		t.Errorf("LastCompleted = %s, want td:2", got)
-	}
-	svc.Deployments = svc.Deployments[:1]
-	if got := LastCompleted(svc, tags); got != "td:1" {
-		t.Errorf("LastCompleted = %s, want the tag's td:1", got)
-	}
-	svc.Deployments[0].RolloutState = types.DeploymentRolloutStateCompleted
-	if got := RollbackBefore(svc, tags); got != "td:3" {
-		t.Errorf("RollbackBefore a COMPLETED primary = %s, want td:3", got)
 	}
 }
 

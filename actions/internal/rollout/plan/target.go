@@ -5,40 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 )
-
-// LastCompleted is the task definition of the last COMPLETED deployment
-// before the service's current one, from what DescribeServices shows and
-// the current revision's rollback-to tag. It is "" when there is none.
-//
-// An older deployment still listed as COMPLETED wins (it is the freshest
-// evidence); otherwise the tag conveyor wrote when it registered the current
-// revision names the deployment that had completed before it.
-func LastCompleted(svc types.Service, currentTags []types.Tag) string {
-	for i, d := range svc.Deployments {
-		if i > 0 && aws.ToString(d.Status) != "PRIMARY" && d.RolloutState == types.DeploymentRolloutStateCompleted {
-			return aws.ToString(d.TaskDefinition)
-		}
-	}
-	return TagValue(currentTags, TagRollbackTo)
-}
-
-// RollbackBefore is the rollback target recorded while deploying: the
-// PRIMARY's task definition if its deployment had COMPLETED, else what that
-// revision itself recorded.
-func RollbackBefore(svc types.Service, primaryTags []types.Tag) string {
-	for _, d := range svc.Deployments {
-		if aws.ToString(d.Status) == "PRIMARY" {
-			if d.RolloutState == types.DeploymentRolloutStateCompleted {
-				return aws.ToString(d.TaskDefinition)
-			}
-			break
-		}
-	}
-	return LastCompleted(svc, primaryTags)
-}
 
 // TargetKind is how a rollback target was given.
 type TargetKind int

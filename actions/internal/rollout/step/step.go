@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -22,8 +21,9 @@ import (
 var Inputs = []gha.Input{
 	{Name: "cluster", Required: true, Usage: "ECS cluster name"},
 	{Name: "services", Required: true, Usage: "ECS services, comma- or newline-separated"},
-	{Name: "timeout", Default: "30m", Usage: "how long each deployment may take before it is TIMED_OUT"},
-	{Name: "poll-interval", Default: "5s", Usage: "time between DescribeServices rounds (backs off when throttled)"},
+	{Name: "timeout", Default: "30m", Usage: "how long the whole run may take, rollbacks included; at the deadline one last read decides"},
+	{Name: "poll-interval", Default: "5s", Usage: "time between polling rounds (backs off when throttled)"},
+	{Name: "settle", Usage: "how long a SUCCESSFUL deployment must keep every task on the pinned digests before it SUCCEEDED (default: one poll interval; 0s: none)"},
 	{Name: "aws-region", Usage: "AWS region (default: AWS_REGION)"},
 	{Name: "health-check-time", Default: "150s", Usage: "assumed time for a target to turn healthy (healthy threshold × interval), for the timeout warning"},
 	{Name: "deregistration-delay", Default: "30s", Usage: "the target group's deregistration delay, for the timeout warning"},
@@ -37,10 +37,20 @@ func Common(action string, in gha.Values, gh *gha.Runner) (rollout.Options, erro
 	var err error
 	if o.Timeout, err = in.Duration("timeout"); err != nil {
 		errs = append(errs, err)
+	} else if o.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("timeout: %s: must be more than 0", in.String("timeout")))
 	}
 	if o.Poll, err = in.Duration("poll-interval"); err != nil {
 		errs = append(errs, err)
 	}
+	if in.String("settle") != "" {
+		if o.Settle, err = in.Duration("settle"); err != nil {
+			errs = append(errs, err)
+		} else if o.Settle == 0 {
+			o.Settle = -1 // explicitly none
+		}
+	}
+
 	if o.Assumptions.LBHealthy, err = in.Duration("health-check-time"); err != nil {
 		errs = append(errs, err)
 	}
@@ -63,25 +73,27 @@ func Common(action string, in gha.Values, gh *gha.Runner) (rollout.Options, erro
 }
 
 // Report writes the summary, the outputs and the annotations and returns
-// the exit code.
-func Report(gh *gha.Runner, title string, results []*rollout.Result, w *rollout.Watcher) int {
+// the exit code: 0 only if every service SUCCEEDED.
+func Report(gh *gha.Runner, title string, results []*rollout.Result, w *rollout.Watcher, b rollout.Budget) int {
 	verdicts, deployments, tds := map[string]string{}, map[string]string{}, map[string]string{}
 	code := 0
 	for _, r := range results {
 		verdicts[r.Service] = string(r.Verdict)
 		deployments[r.Service] = r.DeploymentID
 		tds[r.Service] = r.NewTaskDef
-		if !r.OK() {
-			code = 1
-			msg := r.Reason
-			if r.Phase != "" && !strings.Contains(msg, r.Phase) {
-				msg += " (stalled: " + r.Phase + ")"
-			}
-			if rb := r.Rollback; rb != nil {
-				msg += fmt.Sprintf("; rollback by %s to %s: %s", rb.By, plan.ShortTaskDef(rb.NewTaskDef), rb.Verdict)
-			}
-			gh.Error(gha.Annotation{Title: fmt.Sprintf("%s %s: %s", r.Kind, r.Service, r.Verdict), Message: msg})
+		if r.OK() {
+			continue
 		}
+		code = 1
+		msg := r.Reason
+		if r.Phase != "" {
+			msg += "\nwhere it stood: " + r.Phase
+		}
+		if rc := rollout.RootCause(r); rc != "" {
+			msg += "\nroot cause: " + rc
+		}
+		msg += "\nnext step: " + rollout.NextStep(r)
+		gh.Error(gha.Annotation{Title: fmt.Sprintf("%s %s: %s", r.Kind, r.Service, r.Verdict), Message: msg})
 	}
 	result := "success"
 	if code != 0 {
@@ -92,10 +104,23 @@ func Report(gh *gha.Runner, title string, results []*rollout.Result, w *rollout.
 		gh.Error(gha.Annotation{Title: "outputs", Message: err.Error()})
 		code = 1
 	}
-	if err := gh.Summary(rollout.Summary(title, results, w)); err != nil {
+	if err := gh.Summary(rollout.Summary(title, results, w, b)); err != nil {
 		gh.Error(gha.Annotation{Title: "step summary", Message: err.Error()})
 		code = 1
 	}
+	return code
+}
+
+// Fail reports a run that stopped before any verdict (bad inputs, no AWS
+// access, infrastructure not applied): an error annotation, every output
+// written (result=failure, empty maps) and a summary that says why. It
+// returns code.
+func Fail(gh *gha.Runner, title, what string, err error, code int) int {
+	gh.Error(gha.Annotation{Title: title + ": " + what, Message: err.Error()})
+	if oerr := gh.SetOutputs(map[string]string{"verdicts": "{}", "deployments": "{}", "task-definitions": "{}", "result": "failure"}); oerr != nil {
+		gh.Error(gha.Annotation{Title: "outputs", Message: oerr.Error()})
+	}
+	_ = gh.Summary(fmt.Sprintf("## %s\n\nStopped before any service was touched (%s):\n\n```\n%s\n```\n", title, what, err))
 	return code
 }
 
