@@ -21,6 +21,7 @@ func (e apiError) Error() string { return e.code + ": " + e.msg }
 var readOps = map[string]bool{
 	"DescribeServices": true, "DescribeTasks": true, "DescribeTaskDefinition": true,
 	"ListTasks": true, "ListTaskDefinitions": true, "DescribeClusters": true, "ListServices": true,
+	"ListServiceDeployments": true, "DescribeServiceDeployments": true, "DescribeServiceRevisions": true,
 }
 
 func (s *Server) serveECS(rw http.ResponseWriter, r *http.Request) {
@@ -118,6 +119,10 @@ var handlers = map[string]handler{
 	"DescribeServices":         describeServices,
 	"ListTasks":                listTasks,
 	"DescribeTasks":            describeTasks,
+	// servicedeployapi.go
+	"ListServiceDeployments":     listServiceDeployments,
+	"DescribeServiceDeployments": describeServiceDeployments,
+	"DescribeServiceRevisions":   describeServiceRevisions,
 }
 
 func createCluster(w *world, r req, now time.Time) (any, error) {
@@ -248,13 +253,64 @@ func applyDeploymentConfig(s *service, r req) error {
 	s.minPct = dc.num("minimumHealthyPercent", s.minPct)
 	s.maxPct = dc.num("maximumPercent", s.maxPct)
 	if cb := dc.obj("deploymentCircuitBreaker"); cb != nil {
-		s.breaker, _ = cb["enable"].(bool)
-		s.rollback, _ = cb["rollback"].(bool)
+		if err := applyBreaker(s, cb); err != nil {
+			return err
+		}
 	}
 	if s.maxPct < 100 || s.minPct < 0 || s.minPct > 100 {
 		return apiError{"InvalidParameterException", fmt.Sprintf("deploymentConfiguration: maximumPercent %d must be at least 100 and minimumHealthyPercent %d between 0 and 100", s.maxPct, s.minPct)}
 	}
 	return nil
+}
+
+// applyBreaker reads a DeploymentCircuitBreaker as aws-sdk-go-v2's ecs
+// v1.105.1 serialises it: enable and rollback (required), resetOnHealthyTask
+// (optional, "The default is true") and thresholdConfiguration {type, value}
+// (optional; both members required when it is given; default
+// BOUNDED_PERCENT 50): API_DeploymentCircuitBreaker.html and
+// API_ThresholdConfiguration.html. A breaker object replaces the whole
+// configuration, so members left out fall back to their defaults.
+func applyBreaker(s *service, cb req) error {
+	enable, ok1 := cb["enable"].(bool)
+	rollback, ok2 := cb["rollback"].(bool)
+	if !ok1 || !ok2 {
+		return apiError{"InvalidParameterException", "deploymentCircuitBreaker: enable and rollback are required."}
+	}
+	reset := true
+	if v, ok := cb["resetOnHealthyTask"]; ok && v != nil {
+		b, isBool := v.(bool)
+		if !isBool {
+			return apiError{"SerializationException", fmt.Sprintf("deploymentCircuitBreaker.resetOnHealthyTask: %v is not a boolean", v)}
+		}
+		reset = b
+	}
+	typ, val := "BOUNDED_PERCENT", 50
+	if tc := cb.obj("thresholdConfiguration"); tc != nil {
+		typ = tc.str("type")
+		switch typ {
+		case "COUNT", "BOUNDED_PERCENT", "UNBOUNDED_PERCENT":
+		default:
+			return apiError{"InvalidParameterException", fmt.Sprintf("deploymentCircuitBreaker.thresholdConfiguration.type %q: want COUNT, BOUNDED_PERCENT or UNBOUNDED_PERCENT.", typ)}
+		}
+		v, ok := tc["value"].(float64)
+		// The SDK always writes value (an int32, 0 when unset); a threshold
+		// below 1 would fail a deployment before any task ran, so it is
+		// refused rather than guessed at.
+		if !ok || v < 1 || v != float64(int(v)) {
+			return apiError{"InvalidParameterException", fmt.Sprintf("deploymentCircuitBreaker.thresholdConfiguration.value %v: want a positive integer.", tc["value"])}
+		}
+		val = int(v)
+	}
+	s.breaker, s.rollback, s.resetOnHealthy, s.thresholdType, s.thresholdValue = enable, rollback, reset, typ, val
+	return nil
+}
+
+func breakerConfigJSON(enable, rollback, reset bool, typ string, val int) map[string]any {
+	if typ == "" {
+		typ, val = "BOUNDED_PERCENT", 50
+	}
+	return map[string]any{"enable": enable, "rollback": rollback, "resetOnHealthyTask": reset,
+		"thresholdConfiguration": map[string]any{"type": typ, "value": val}}
 }
 
 func createService(w *world, r req, now time.Time) (any, error) {
@@ -275,7 +331,8 @@ func createService(w *world, r req, now time.Time) (any, error) {
 	}
 	s := &service{name: name, arn: fmt.Sprintf("arn:aws:ecs:%s:%s:service/%s/%s", region, account, c.name, name),
 		cluster: c, created: now, taskDef: td.arn, desired: r.num("desiredCount", 0), minPct: 100, maxPct: 200,
-		grace: r.num("healthCheckGracePeriodSeconds", 0), launchType: r.str("launchType"), network: r["networkConfiguration"]}
+		grace: r.num("healthCheckGracePeriodSeconds", 0), launchType: r.str("launchType"), network: r["networkConfiguration"],
+		resetOnHealthy: true, thresholdType: "BOUNDED_PERCENT", thresholdValue: 50}
 	if s.launchType == "" {
 		s.launchType = "FARGATE"
 	}
@@ -284,7 +341,10 @@ func createService(w *world, r req, now time.Time) (any, error) {
 	}
 	b, _ := json.Marshal(r["loadBalancers"])
 	_ = json.Unmarshal(b, &s.lbs)
-	s.deployments = []*deployment{w.newDeployment(s, td.arn, now)}
+	d := w.newDeployment(s, td.arn, now)
+	d.rev = w.newRevision(s, td.arn, now)
+	s.deployments = []*deployment{d}
+	w.startServiceDeployment(s, d, now)
 	c.services[name] = s
 	return map[string]any{"service": w.serviceJSON(s)}, nil
 }
@@ -333,7 +393,9 @@ func updateService(w *world, r req, now time.Time) (any, error) {
 			d.status = "ACTIVE"
 		}
 		d := w.newDeployment(s, newTD, now)
+		d.rev = w.newRevision(s, newTD, now)
 		s.deployments = append([]*deployment{d}, s.deployments...)
+		w.startServiceDeployment(s, d, now)
 		s.taskDef = newTD
 		s.steady = false
 	}
@@ -407,7 +469,7 @@ func (w *world) serviceJSON(s *service) map[string]any {
 		"desiredCount": s.desired, "runningCount": running, "pendingCount": pending,
 		"launchType": s.launchType, "taskDefinition": s.taskDef, "createdAt": epoch(s.created),
 		"deploymentConfiguration": map[string]any{
-			"deploymentCircuitBreaker": map[string]any{"enable": s.breaker, "rollback": s.rollback},
+			"deploymentCircuitBreaker": breakerConfigJSON(s.breaker, s.rollback, s.resetOnHealthy, s.thresholdType, s.thresholdValue),
 			"maximumPercent":           s.maxPct, "minimumHealthyPercent": s.minPct,
 		},
 		"deploymentController": map[string]any{"type": "ECS"}, "schedulingStrategy": "REPLICA",
@@ -416,6 +478,23 @@ func (w *world) serviceJSON(s *service) map[string]any {
 	if s.grace > 0 {
 		out["healthCheckGracePeriodSeconds"] = s.grace
 	}
+	// currentServiceDeployment and currentServiceRevisions tie
+	// DescribeServices (and UpdateService's answer) to the
+	// service-deployments API (API_Service.html).
+	if n := len(s.sdeps); n > 0 {
+		out["currentServiceDeployment"] = s.sdeps[n-1].arn
+	}
+	revs := []any{}
+	seen := map[*serviceRevision]bool{}
+	for _, d := range s.deployments {
+		if d.rev == nil || seen[d.rev] {
+			continue
+		}
+		seen[d.rev] = true
+		c := w.revCounts(s, d.rev)
+		revs = append(revs, map[string]any{"arn": d.rev.arn, "requestedTaskCount": c.requested, "runningTaskCount": c.running, "pendingTaskCount": c.pending})
+	}
+	out["currentServiceRevisions"] = revs
 	if s.network != nil {
 		out["networkConfiguration"] = s.network
 	}

@@ -64,7 +64,8 @@ func New(opts Options) (*Server, error) {
 	}
 	w := &world{clock: NewClock(start, opts.Speed), scen: opts.Scenario,
 		clusters: map[string]*cluster{}, taskDefs: map[string]*taskDef{}, families: map[string][]*taskDef{},
-		deployments: map[string]*deployment{}, calls: map[string]int{},
+		deployments: map[string]*deployment{}, sdeps: map[string]*serviceDeployment{},
+		revisions: map[string]*serviceRevision{}, calls: map[string]int{},
 		idBase: 1_000_000_000_000_000_000 + rand.Uint64N(8_000_000_000_000_000_000),
 		bucket: newBucket(opts.Scenario.ThrottleRate, opts.Scenario.ThrottleBurst)}
 	w.launcher = opts.Launcher

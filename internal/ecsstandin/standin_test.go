@@ -256,9 +256,12 @@ func TestDescribeServicesLimitsAndThrottling(t *testing.T) {
 }
 
 func TestEventsKeepLatest100(t *testing.T) {
-	f := newFixture(t, Scenario{Rules: []Rule{{Match: "bad", Behaviour: Crash, CrashAfterSeconds: 1}}})
+	// Tasks turn healthy (which resets the breaker's count) and crash ten
+	// seconds later: the deployment completes, and the service replaces
+	// crashed tasks for ever.
+	f := newFixture(t, Scenario{Rules: []Rule{{Match: "bad", Behaviour: Crash, CrashAfterSeconds: 30}}})
 	f.service("web", f.register("web", "repo/web:bad"), 4, false)
-	f.s.Advance(30 * time.Minute)
+	f.s.Advance(90 * time.Minute)
 	if n := len(f.describe("web").Events); n != 100 {
 		t.Errorf("events: %d, want the latest 100", n)
 	}

@@ -24,24 +24,32 @@ type cluster struct {
 }
 
 type service struct {
-	name, arn   string
-	cluster     *cluster
-	created     time.Time
-	taskDef     string // the PRIMARY deployment's task definition ARN
-	desired     int
-	minPct      int
-	maxPct      int
-	breaker     bool
-	rollback    bool
-	grace       int
-	lbs         []loadBalancer
-	launchType  string
-	network     any
-	deployments []*deployment // [0] is PRIMARY
-	completed   []*deployment // deployments that reached COMPLETED, oldest first
-	events      []event       // newest first
-	nextEvent   int
-	steady      bool // a steady-state event was written for the current PRIMARY
+	name, arn string
+	cluster   *cluster
+	created   time.Time
+	taskDef   string // the PRIMARY deployment's task definition ARN
+	desired   int
+	minPct    int
+	maxPct    int
+	breaker   bool
+	rollback  bool
+	// resetOnHealthy, thresholdType and thresholdValue are the circuit
+	// breaker's DeploymentCircuitBreaker.resetOnHealthyTask and
+	// thresholdConfiguration (defaults true, BOUNDED_PERCENT, 50).
+	resetOnHealthy bool
+	thresholdType  string
+	thresholdValue int
+	sdeps          []*serviceDeployment // service deployments, oldest first
+	inactive       []*deployment        // replaced deployments, for Stats
+	grace          int
+	lbs            []loadBalancer
+	launchType     string
+	network        any
+	deployments    []*deployment // [0] is PRIMARY
+	completed      []*deployment // deployments that reached COMPLETED, oldest first
+	events         []event       // newest first
+	nextEvent      int
+	steady         bool // a steady-state event was written for the current PRIMARY
 }
 
 type loadBalancer struct {
@@ -53,9 +61,14 @@ type loadBalancer struct {
 type deployment struct {
 	id, status, taskDef string
 	rollout, reason     string
-	failed              int
-	created, updated    time.Time
-	terminalAt          time.Time // when rollout left IN_PROGRESS
+	failed              int // consecutive failed tasks (failedTasks)
+	rev                 *serviceRevision
+	sd                  *serviceDeployment // the service deployment that started it
+	// rollbackOf is the service deployment whose failure this deployment
+	// rolls back (nil for a deployment started by Create/UpdateService).
+	rollbackOf       *serviceDeployment
+	created, updated time.Time
+	terminalAt       time.Time // when rollout left IN_PROGRESS
 }
 
 type event struct {
@@ -88,10 +101,32 @@ type task struct {
 	failureTaken bool
 }
 
-// threshold is the circuit breaker's failure threshold for a desired count:
-// ceil(0.5 × desired) clamped to [3, 200].
-func threshold(desired int) int {
-	t := int(math.Ceil(0.5 * float64(desired)))
+// threshold is the circuit breaker's default failure threshold for a desired
+// count: ceil(0.5 × desired) clamped to [3, 200] (SDCB: "a minimum threshold
+// of 3 and a maximum threshold of 200 ... 0.5 * desired task count").
+func threshold(desired int) int { return breakerThreshold("", 0, desired) }
+
+// breakerThreshold is the failure threshold for a thresholdConfiguration
+// (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ThresholdConfiguration.html):
+// "For the percentage types (BOUNDED_PERCENT and UNBOUNDED_PERCENT), Amazon
+// ECS multiplies value by the latest service desired count. For COUNT, Amazon
+// ECS uses value directly as the threshold. The default is BOUNDED_PERCENT"
+// with value 50. BOUNDED keeps SDCB's bounds [3, 200]; UNBOUNDED drops them.
+// Two choices of ours where AWS documents nothing: the percentage rounds up
+// (as the bounded default, ceil(0.5 × desired), does), and an unbounded
+// threshold is at least 1, since a threshold of 0 would fail a deployment
+// before any task ran.
+func breakerThreshold(typ string, value, desired int) int {
+	if typ == "" {
+		typ, value = "BOUNDED_PERCENT", 50
+	}
+	switch typ {
+	case "COUNT":
+		return value
+	case "UNBOUNDED_PERCENT":
+		return max(1, int(math.Ceil(float64(value)*float64(desired)/100)))
+	}
+	t := int(math.Ceil(float64(value) * float64(desired) / 100))
 	return min(max(t, 3), 200)
 }
 
@@ -164,6 +199,7 @@ func (t *task) healthy() bool {
 
 // tick advances one service to virtual time now.
 func (w *world) tick(s *service, now time.Time) {
+	w.advanceServiceDeployments(s, now)
 	w.observe(s, now)
 	w.breaker(s, now)
 	w.schedule(s, now)
@@ -207,6 +243,13 @@ func (w *world) observe(s *service, now time.Time) {
 			graceOver := !now.Before(t.startedAt.Add(time.Duration(s.grace) * time.Second))
 			if o.Health == "healthy" {
 				t.health = "healthy"
+				// resetOnHealthyTask (default true): "a task that reaches
+				// a healthy state resets the failure count to 0"
+				// (API_DeploymentCircuitBreaker.html); failedTasks is "the
+				// number of consecutively failed tasks" (API_Deployment.html).
+				if s.resetOnHealthy && t.dep != nil {
+					t.dep.failed = 0
+				}
 				continue
 			}
 			if !graceOver {
@@ -274,15 +317,62 @@ func (w *world) stopTask(t *task, now time.Time, code, reason string) {
 	t.lastStatus = "STOPPING"
 }
 
+// Reason texts ECS writes into a deployment's rolloutStateReason. Captures:
+// "ECS deployment circuit breaker: tasks failed to start." in
+// https://github.com/aws/containers-roadmap/issues/1488; the rollback and
+// the in-progress/completed texts as quoted from real DescribeServices
+// output in aws-actions/amazon-ecs-deploy-task-definition issues #191 and
+// #494 (the breaker rollback) and ecspresso #732. No other text is written:
+// in particular no deployment ever says just "rolling back".
+const (
+	reasonInProgress  = "ECS deployment %s in progress."
+	reasonCompleted   = "ECS deployment %s completed."
+	reasonBreaker     = "ECS deployment circuit breaker: tasks failed to start."
+	reasonRollingBack = "ECS deployment circuit breaker: rolling back to deploymentId %s."
+)
+
+// breaker fails the PRIMARY deployment once its consecutive failed tasks
+// reach the threshold, and rolls back to the last deployment that completed
+// when rollback is on ("the service is rolled back to the last deployment
+// that completed successfully", API_DeploymentCircuitBreaker.html; the
+// service deployment goes ROLLBACK_REQUESTED → ROLLBACK_IN_PROGRESS →
+// ROLLBACK_SUCCESSFUL, SD-LIFE in servicedeploy.go; no new service revision
+// is made, the last successful one is reused, SR-LIFE).
 func (w *world) breaker(s *service, now time.Time) {
 	p := s.primary()
-	if p == nil || p.rollout != "IN_PROGRESS" || !s.breaker || p.failed < threshold(s.desired) {
+	if p == nil || p.rollout != "IN_PROGRESS" || !s.breaker {
+		return
+	}
+	th := breakerThreshold(s.thresholdType, s.thresholdValue, s.desired)
+	if p.failed < th {
 		return
 	}
 	p.rollout, p.updated, p.terminalAt = "FAILED", now, now
-	p.reason = "ECS deployment circuit breaker: tasks failed to start."
+	p.reason = reasonBreaker
 	s.addEvent(now, "(service %s) (deployment %s) deployment failed: tasks failed to start.", s.name, p.id)
+	if sd := p.rollbackOf; sd != nil {
+		// The rollback itself failed. ECS documents ROLLBACK_FAILED but not
+		// what follows it. We choose the conservative behaviour: the service
+		// deployment ends ROLLBACK_FAILED, the service keeps the failed
+		// rollback deployment as PRIMARY (FAILED, launching no new tasks),
+		// and nothing further happens automatically: no second rollback, no
+		// retry of the original target. Anything else would be the
+		// stand-in inventing a recovery ECS does not promise, and a watcher
+		// tested against it could report a recovery that never happens.
+		sd.breakerStatus, sd.threshold = "TRIGGERED", th
+		sd.finish(w, sdRollbackFailed, now, fmt.Sprintf("ECS deployment circuit breaker: rollback deployment %s failed: tasks failed to start.", p.id))
+		return
+	}
+	sd := p.sd
+	if sd != nil {
+		sd.breakerStatus, sd.threshold = "TRIGGERED", th
+	}
 	if !s.rollback {
+		// SD-API stoppedAt: the deployment stops when "the rollback option
+		// is not in use ... and the service fails".
+		if sd != nil {
+			sd.finish(w, sdStopped, now, reasonBreaker)
+		}
 		return
 	}
 	var last *deployment
@@ -293,28 +383,41 @@ func (w *world) breaker(s *service, now time.Time) {
 		}
 	}
 	if last == nil {
-		// Nothing ever completed: there is nothing to roll back to, and
-		// the service keeps trying the failed task definition.
+		// Nothing ever completed: there is nothing to roll back to. The
+		// failed deployment launches no new tasks (API_Deployment.html
+		// rolloutState: "A deployment in FAILED state doesn't launch any
+		// new tasks") and the service deployment stops.
+		if sd != nil {
+			sd.finish(w, sdStopped, now, reasonBreaker+" No earlier service revision succeeded, so there is nothing to roll back to.")
+		}
 		return
 	}
 	r := w.newDeployment(s, last.taskDef, now)
-	r.reason = fmt.Sprintf("ECS deployment circuit breaker: rolling back to deploymentId %s.", last.id)
+	r.rev = last.rev
+	r.reason = fmt.Sprintf(reasonRollingBack, last.id)
 	p.status = "ACTIVE"
 	s.deployments = append([]*deployment{r}, s.deployments...)
 	s.taskDef = last.taskDef
 	s.steady = false
-	s.addEvent(now, "(service %s) rolling back to deployment %s.", s.name, last.id)
+	if sd != nil {
+		r.rollbackOf = sd
+		sd.status, sd.updated, sd.reason = sdRollbackRequested, now, reasonBreaker
+		sd.rollbackDep, sd.rollbackStarted, sd.rollbackRevision = r, now, last.rev
+		sd.rollbackReason = fmt.Sprintf("Circuit breaker: %d tasks of deployment %s failed to start (threshold %d); rolling back to service revision %s.", p.failed, p.id, th, last.rev.arn)
+	}
 }
 
 func (w *world) schedule(s *service, now time.Time) {
 	p := s.primary()
-	if p == nil {
+	if p == nil || p.rollout == "FAILED" {
+		// "A deployment in FAILED state doesn't launch any new tasks"
+		// (API_Deployment.html, rolloutState).
 		return
 	}
 	upper := maxTotal(s.desired, s.maxPct)
 	lower := minHealthy(s.desired, s.minPct)
 	var live, primaryLive, healthy int
-	var old []*task
+	var old, mine []*task
 	for _, t := range s.tasks() {
 		if !t.live() {
 			continue
@@ -325,9 +428,32 @@ func (w *world) schedule(s *service, now time.Time) {
 		}
 		if t.dep == p {
 			primaryLive++
+			mine = append(mine, t)
 		} else {
 			old = append(old, t)
 		}
+	}
+	// A scale-in (UpdateService with a lower desiredCount, which starts no
+	// deployment: SD-LIFE lists the changes that do) shrinks the PRIMARY:
+	// tasks that are not healthy go first, then the newest.
+	if extra := primaryLive - s.desired; extra > 0 {
+		sort.SliceStable(mine, func(i, j int) bool {
+			if mine[i].healthy() != mine[j].healthy() {
+				return !mine[i].healthy()
+			}
+			return mine[i].created.After(mine[j].created)
+		})
+		var stopped []string
+		for _, t := range mine[:extra] {
+			w.stopTask(t, now, "ServiceSchedulerInitiated", "Scaling activity initiated by (service "+s.name+")")
+			stopped = append(stopped, "(task "+t.id+")")
+			primaryLive--
+			live--
+			if t.healthy() {
+				healthy--
+			}
+		}
+		s.addEvent(now, "(service %s) has stopped %d running tasks: %s.", s.name, len(stopped), strings.Join(stopped, " "))
 	}
 	var started []string
 	for primaryLive < s.desired && live < upper {
@@ -376,11 +502,24 @@ func (w *world) complete(s *service, now time.Time) {
 	}
 	if p.rollout == "IN_PROGRESS" && others == 0 && primaryHealthy >= s.desired {
 		p.rollout, p.updated, p.terminalAt = "COMPLETED", now, now
+		p.reason = fmt.Sprintf(reasonCompleted, p.id)
 		s.completed = append(s.completed, p)
 		s.addEvent(now, "(service %s) (deployment %s) deployment completed.", s.name, p.id)
+		if sd := p.sd; sd != nil && !sdDone(sd.status) {
+			sd.finish(w, sdSuccessful, now, "")
+		}
+		if sd := p.rollbackOf; sd != nil && !sdDone(sd.status) {
+			sd.finish(w, sdRollbackSuccessful, now, "")
+		}
 	}
 	if p.rollout == "COMPLETED" && others == 0 {
-		// Drained deployments leave the list once the PRIMARY is done.
+		// Drained deployments are INACTIVE ("A deployment that has been
+		// completely replaced", API_Deployment.html status) and leave the
+		// list once the PRIMARY is done.
+		for _, d := range s.deployments[1:] {
+			d.status = "INACTIVE"
+		}
+		s.inactive = append(s.inactive, s.deployments[1:]...)
 		s.deployments = s.deployments[:1]
 		if !s.steady {
 			s.steady = true
@@ -393,6 +532,7 @@ func (w *world) newDeployment(s *service, taskDef string, now time.Time) *deploy
 	w.seq++
 	d := &deployment{id: fmt.Sprintf("ecs-svc/%019d", w.idBase+w.seq),
 		status: "PRIMARY", taskDef: taskDef, rollout: "IN_PROGRESS", created: now, updated: now}
+	d.reason = fmt.Sprintf(reasonInProgress, d.id)
 	w.deployments[d.id] = d
 	return d
 }

@@ -23,6 +23,8 @@ type world struct {
 	taskDefs    map[string]*taskDef // by ARN
 	families    map[string][]*taskDef
 	deployments map[string]*deployment
+	sdeps       map[string]*serviceDeployment // by ARN
+	revisions   map[string]*serviceRevision   // by ARN
 	seq         uint64
 	idBase      uint64
 	lastTick    time.Time
