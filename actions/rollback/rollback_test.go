@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"io"
 	"testing"
 	"time"
 
@@ -32,7 +34,7 @@ func deployed(t *testing.T, sc ecsstandin.Scenario) *st.World {
 
 func TestRollbackGoesToLastCompletedBeforeCurrent(t *testing.T) {
 	w := deployed(t, ecsstandin.Scenario{})
-	r := w.Run(Run, map[string]string{"services": "conveyor-api"})
+	r := w.Run(action, map[string]string{"services": "conveyor-api"})
 	if r.Code != 0 {
 		t.Fatalf("exit %d, want 0", r.Code)
 	}
@@ -48,17 +50,17 @@ func TestRollbackGoesToLastCompletedBeforeCurrent(t *testing.T) {
 
 func TestRollbackToRevisionAndToDigest(t *testing.T) {
 	w := deployed(t, ecsstandin.Scenario{})
-	r := w.Run(Run, map[string]string{"services": "conveyor-api", "to": "1"})
+	r := w.Run(action, map[string]string{"services": "conveyor-api", "to": "1"})
 	if r.Code != 0 {
 		t.Fatalf("to revision 1: exit %d", r.Code)
 	}
 	st.MustContain(t, "summary", r.Summary, "`conveyor-api:3` → `conveyor-api:1`")
-	r = w.Run(Run, map[string]string{"services": "conveyor-api", "to": st.Dig("a3")})
+	r = w.Run(action, map[string]string{"services": "conveyor-api", "to": st.Dig("a3")})
 	if r.Code != 0 {
 		t.Fatalf("to digest a3: exit %d", r.Code)
 	}
 	st.MustContain(t, "summary", r.Summary, "`conveyor-api:1` → `conveyor-api:3`", "SUCCEEDED")
-	r = w.Run(Run, map[string]string{"services": "conveyor-api", "to": st.Dig("ff")})
+	r = w.Run(action, map[string]string{"services": "conveyor-api", "to": st.Dig("ff")})
 	if r.Code != 1 {
 		t.Fatalf("to an unknown digest: exit %d, want 1", r.Code)
 	}
@@ -69,11 +71,11 @@ func TestRollbackFailsWithoutACompletedTarget(t *testing.T) {
 	w := st.NewWorld(t, ecsstandin.Scenario{})
 	w.Service("conveyor-api", st.Repo+"api@"+st.Dig("a1"), st.Svc{LB: true, Breaker: true})
 	w.Settle("conveyor-api", types.DeploymentRolloutStateCompleted)
-	r := w.Run(Run, map[string]string{"services": "conveyor-api"})
+	r := w.Run(action, map[string]string{"services": "conveyor-api"})
 	if r.Code != 1 {
 		t.Fatalf("exit %d, want 1", r.Code)
 	}
-	st.MustContain(t, "summary", r.Summary, "### ❌ conveyor-api: FAILED", "no COMPLETED deployment to roll back to before conveyor-api:1", "pass a revision or a digest")
+	st.MustContain(t, "summary", r.Summary, "### ❌ conveyor-api: FAILED", "service conveyor-api: no earlier service deployment succeeded before the current one: pass a revision or a digest")
 	st.MustContain(t, "log", r.Log, "::error title=rollback conveyor-api%3A FAILED::")
 }
 
@@ -84,11 +86,62 @@ func TestRollbackWatchesAFailingTargetToItsVerdict(t *testing.T) {
 	if err := w.S.SetScenario(ecsstandin.Scenario{ThrottleRate: -1, Rules: []ecsstandin.Rule{{Match: "sha256:a1", Behaviour: ecsstandin.Crash}}}); err != nil {
 		t.Fatal(err)
 	}
-	r := w.Run(Run, map[string]string{"services": "conveyor-api", "to": "conveyor-api:1"})
+	r := w.Run(action, map[string]string{"services": "conveyor-api", "to": "conveyor-api:1"})
 	if r.Code != 1 {
 		t.Fatalf("exit %d, want 1", r.Code)
 	}
-	st.MustContain(t, "summary", r.Summary, "conveyor-api: ROLLED_BACK", "to `conveyor-api:3`: completed", "stop code EssentialContainerExited")
+	st.MustContain(t, "summary", r.Summary, "conveyor-api: ROLLED_BACK", "| rollback | by ECS circuit breaker, - to `conveyor-api:3`: SUCCEEDED |", "stop code EssentialContainerExited")
+	st.MustContain(t, "outputs", r.Out, `{"conveyor-api":"ROLLED_BACK"}`)
+}
+
+func TestRollbackRefusesATargetOfAnotherFamily(t *testing.T) {
+	w := deployed(t, ecsstandin.Scenario{})
+	w.Service("conveyor-worker", st.Repo+"worker@"+st.Dig("b1"), st.Svc{Breaker: true})
+	w.Settle("conveyor-worker", types.DeploymentRolloutStateCompleted)
+	before := w.S.Stats().Calls["UpdateService"]
+	r := w.Run(action, map[string]string{"services": "conveyor-api,conveyor-worker", "to": "conveyor-api:2"})
+	if r.Code != 2 {
+		t.Fatalf("exit %d, want 2", r.Code)
+	}
+	st.MustContain(t, "log", r.Log, "service conveyor-worker: rollback target conveyor-api:2 is a revision of conveyor-api, not of the service's family conveyor-worker: refused")
+	st.MustContain(t, "outputs", r.Out, "result<<", "failure")
+	if n := w.S.Stats().Calls["UpdateService"] - before; n != 0 {
+		t.Errorf("%d UpdateService calls: a refused target must leave every service alone", n)
+	}
+	arn := "arn:aws:ecs:us-east-1:123456789012:task-definition/conveyor-api:1"
+	if r := w.Run(action, map[string]string{"services": "conveyor-worker", "to": arn}); r.Code != 2 {
+		t.Errorf("an ARN of another family: exit %d, want 2", r.Code)
+	}
+}
+
+func TestRollbackToWhatAlreadyRunsDoesNothing(t *testing.T) {
+	w := deployed(t, ecsstandin.Scenario{})
+	before := w.S.Stats().Calls["UpdateService"]
+	r := w.Run(action, map[string]string{"services": "conveyor-api", "to": "3"})
+	if r.Code != 0 {
+		t.Fatalf("exit %d, want 0", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "conveyor-api already runs conveyor-api:3, steady: nothing to do, no deployment started")
+	if n := w.S.Stats().Calls["UpdateService"] - before; n != 0 {
+		t.Errorf("%d UpdateService calls for a rollback to what runs", n)
+	}
+}
+
+func TestRollbackAfterAnECSRollbackGoesToWhatReallyCompletedLast(t *testing.T) {
+	// :1 created, :2 and :3 deployed, :4 crashes and ECS rolls back to :3.
+	// What completed last before the current deployment is :3 (the ECS
+	// rollback ran it), which is what runs: nothing to do, not a trip to :2.
+	w := deployed(t, ecsstandin.Scenario{Rules: []ecsstandin.Rule{{Match: "sha256:a4", Behaviour: ecsstandin.Crash, ExitCode: 1}}})
+	o := rollout.Options{Cluster: "conveyor", Services: []string{"conveyor-api"}, Poll: 20 * time.Millisecond, Timeout: 20 * time.Second}
+	res, _, err := rollout.Deploy(w.Ctx, w.API, o, map[string]plan.Image{"api": {Repository: st.Repo + "api", Digest: st.Dig("a4")}}, "sha-a4", true)
+	if err != nil || res[0].Verdict != rollout.RolledBack {
+		t.Fatalf("setting up: deploy a4: %v %+v", err, res)
+	}
+	r := w.Run(action, map[string]string{"services": "conveyor-api"})
+	if r.Code != 0 {
+		t.Fatalf("exit %d, want 0", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "conveyor-api already runs conveyor-api:3, steady: nothing to do")
 }
 
 func TestActionYAMLMatchesInputs(t *testing.T) {
@@ -99,4 +152,10 @@ func TestActionYAMLMatchesInputs(t *testing.T) {
 	for _, b := range bad {
 		t.Error(b)
 	}
+}
+
+// action is run as the stand-in world's Action: what the runner sees on
+// stdout; stderr (usage) is dropped.
+func action(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
+	return run(ctx, args, getenv, stdout, io.Discard)
 }

@@ -42,6 +42,12 @@ type Round struct {
 	Strangers []string
 	// Stopped are the deployment's tasks that stopped since the last round.
 	Stopped []StoppedTask
+	// TasksErr is set when the task reads failed. The verdict of a
+	// SUCCESSFUL deployment needs them (digests, crashes); no other does.
+	TasksErr error
+	// RollbackOn is the circuit breaker's rollback setting (the service
+	// deployment's configuration, else the service's).
+	RollbackOn bool
 }
 
 // StoppedTask is a task of the watched deployment that stopped.
@@ -72,6 +78,10 @@ type Memory struct {
 	// CrashedAfter is the first task of the deployment that failed after
 	// ECS reported it SUCCESSFUL.
 	CrashedAfter string
+	// Extended: the deadline was moved once, by at most the settle
+	// window, so that a deployment found SUCCESSFUL at the deadline can
+	// finish settling.
+	Extended bool
 }
 
 // Policy is what Decide needs to know beyond the reads.
@@ -90,10 +100,16 @@ type Outcome struct {
 	Verdict Verdict
 	Reason  string
 	Phase   string
+	// Extend, with no verdict, asks for the deadline to move this much
+	// later (once, at most the settle window).
+	Extend time.Duration
 }
 
 // Decide settles a deployment's verdict from one more round.
 func Decide(m Memory, r Round, p Policy) (Outcome, Memory) {
+	if r.Err == nil && r.TasksErr != nil && r.SD != nil && r.SD.Status == types.ServiceDeploymentStatusSuccessful {
+		r.Err = r.TasksErr
+	}
 	if r.Err != nil {
 		m.Failed++
 		m.LastErr = r.Err
@@ -147,7 +163,7 @@ func Decide(m Memory, r Round, p Policy) (Outcome, Memory) {
 			return Outcome{Verdict: Superseded, Reason: fmt.Sprintf("service deployment %s (%s) replaced %s before it finished",
 				aws.ToString(r.Newer.ServiceDeploymentArn), r.Newer.Status, arn)}, m
 		}
-		return Outcome{Verdict: Failed, Reason: fmt.Sprintf("ECS stopped service deployment %s%s: %s", arn, why(sd), stopCause(sd))}, m
+		return Outcome{Verdict: Failed, Reason: fmt.Sprintf("ECS stopped service deployment %s%s: %s", arn, why(sd), stopCause(sd, r.RollbackOn))}, m
 	case types.ServiceDeploymentStatusRollbackRequested, types.ServiceDeploymentStatusRollbackInProgress:
 		if p.Final {
 			return Outcome{Verdict: TimedOut, Phase: m.Phase,
@@ -186,9 +202,14 @@ func decideSuccessful(m Memory, r Round, p Policy, arn string) (Outcome, Memory)
 	if m.HealthySince.IsZero() {
 		m.HealthySince = r.At
 	}
-	if held := r.At.Sub(m.HealthySince); held >= p.Settle {
+	held := r.At.Sub(m.HealthySince)
+	if held >= p.Settle {
 		return Outcome{Verdict: Succeeded, Reason: fmt.Sprintf("service deployment %s SUCCESSFUL; %d of %d tasks run the pinned digests, steady for %s",
 			arn, r.Running, r.Desired, held.Round(time.Millisecond))}, m
+	}
+	if p.Final && !m.Extended {
+		m.Extended = true
+		return Outcome{Extend: p.Settle - held}, m
 	}
 	if p.Final {
 		return Outcome{Verdict: TimedOut, Phase: m.Phase,
@@ -217,12 +238,15 @@ func why(sd *types.ServiceDeployment) string {
 }
 
 // stopCause explains a STOPPED deployment that nothing newer replaced.
-func stopCause(sd *types.ServiceDeployment) string {
+func stopCause(sd *types.ServiceDeployment, rollbackOn bool) string {
 	cb := sd.DeploymentCircuitBreaker
 	triggered := cb != nil && cb.Status == types.ServiceDeploymentRollbackMonitorsStatusTriggered ||
 		sd.Alarms != nil && sd.Alarms.Status == types.ServiceDeploymentRollbackMonitorsStatusTriggered
+	if triggered && rollbackOn {
+		return "rollback is on, but no earlier service deployment of the service succeeded, so ECS had nothing to roll back to and stopped"
+	}
 	if triggered {
-		return "ECS detected the failure and did not roll back (rollback is off in the deployment configuration); the service is left on the failed revision"
+		return "rollback is off in the deployment configuration, so ECS stopped and left the service on the failed revision"
 	}
 	if s := aws.ToString(sd.StatusReason); s != "" {
 		return s

@@ -45,8 +45,9 @@ func TestDecide(t *testing.T) {
 	type step struct {
 		r     Round
 		final bool
-		want  Verdict // "" keep watching
-		first string  // prefix of the reason
+		want   Verdict // "" keep watching
+		first  string  // prefix of the reason
+		extend time.Duration
 	}
 	tests := []struct {
 		name   string
@@ -87,9 +88,22 @@ func TestDecide(t *testing.T) {
 			{r: Round{At: t0.Add(poll), SD: sd(types.ServiceDeploymentStatusSuccessful), Desired: 2, Running: 2, ServiceDesired: 2, ServiceRunning: 2,
 				Strangers: []string{"running task t5 uses conveyor-api:1"}}, final: true, want: Failed, first: "ECS reported service deployment " + sdArn + " SUCCESSFUL but at the deadline running task t5"},
 		}},
-		{"successful, settle window cut by the deadline", time.Minute, []step{
-			{r: healthy(0, sd(types.ServiceDeploymentStatusSuccessful))},
+		{"successful at the deadline: the deadline moves once to finish settling", poll, []step{
+			{r: healthy(0, sd(types.ServiceDeploymentStatusSuccessful)), final: true, extend: poll},
+			{r: healthy(poll, sd(types.ServiceDeploymentStatusSuccessful)), final: true, want: Succeeded, first: "service deployment " + sdArn + " SUCCESSFUL"},
+		}},
+		{"successful at the deadline, settle window still not passed after the one extension", time.Minute, []step{
+			{r: healthy(0, sd(types.ServiceDeploymentStatusSuccessful)), final: true, extend: time.Minute},
 			{r: healthy(poll, sd(types.ServiceDeploymentStatusSuccessful)), final: true, want: TimedOut, first: "service deployment " + sdArn + " SUCCESSFUL and every task"},
+		}},
+		{"successful but the task reads were throttled: no verdict without them", poll, []step{
+			{r: healthy(0, sd(types.ServiceDeploymentStatusSuccessful))},
+			{r: Round{At: t0.Add(poll), SD: sd(types.ServiceDeploymentStatusSuccessful), Desired: 2, Running: 2, ServiceDesired: 2, ServiceRunning: 2, TasksErr: throttled}},
+			{r: Round{At: t0.Add(2 * poll), SD: sd(types.ServiceDeploymentStatusSuccessful), Desired: 2, Running: 2, ServiceDesired: 2, ServiceRunning: 2, TasksErr: throttled}, final: true,
+				want: Unknown, first: "the final read of ECS failed"},
+		}},
+		{"task reads do not matter to a rollback verdict", poll, []step{
+			{r: Round{At: t0, SD: sd(types.ServiceDeploymentStatusRollbackSuccessful, tripped), TasksErr: throttled}, want: RolledBack, first: "service deployment"},
 		}},
 		{"throttled reads are not evidence; ECS completes meanwhile", poll, []step{
 			{r: Round{At: t0, SD: sd(types.ServiceDeploymentStatusInProgress), Desired: 2}},
@@ -137,7 +151,11 @@ func TestDecide(t *testing.T) {
 		}},
 		{"breaker trips with rollback off", poll, []step{
 			{r: Round{At: t0, SD: sd(types.ServiceDeploymentStatusStopped, tripped)}, want: Failed,
-				first: "ECS stopped service deployment " + sdArn + " (the circuit breaker tripped after 3 failed tasks (threshold 3)): ECS detected the failure and did not roll back"},
+				first: "ECS stopped service deployment " + sdArn + " (the circuit breaker tripped after 3 failed tasks (threshold 3)): rollback is off in the deployment configuration"},
+		}},
+		{"breaker trips with rollback on but nothing succeeded before", poll, []step{
+			{r: Round{At: t0, SD: sd(types.ServiceDeploymentStatusStopped, tripped), RollbackOn: true}, want: Failed,
+				first: "ECS stopped service deployment " + sdArn + " (the circuit breaker tripped after 3 failed tasks (threshold 3)): rollback is on, but no earlier service deployment"},
 		}},
 		{"an alarm stops it", poll, []step{
 			{r: Round{At: t0, SD: sd(types.ServiceDeploymentStatusStopped, func(d *types.ServiceDeployment) {
@@ -174,6 +192,9 @@ func TestDecide(t *testing.T) {
 				out, m = Decide(m, s.r, Policy{Settle: tc.settle, Final: s.final, Timeout: time.Minute})
 				if out.Verdict != s.want {
 					t.Fatalf("step %d: verdict %q (%s), want %q", i, out.Verdict, out.Reason, s.want)
+				}
+				if out.Extend != s.extend {
+					t.Errorf("step %d: extend %s, want %s", i, out.Extend, s.extend)
 				}
 				if s.want != "" && !strings.HasPrefix(out.Reason, s.first) {
 					t.Errorf("step %d: reason\n  %s\nwant prefix\n  %s", i, out.Reason, s.first)

@@ -114,6 +114,9 @@ func update(ctx context.Context, api API, r *Result, force bool) error {
 		return fmt.Errorf("service %s: update to %s: %w", r.Service, plan.ShortTaskDef(r.NewTaskDef), err)
 	}
 	if out.Service != nil {
+		// ECS names the service deployment the update started; the
+		// watcher finds it by its target revision where it does not.
+		r.ServiceDeployment = aws.ToString(out.Service.CurrentServiceDeployment)
 		for _, d := range out.Service.Deployments {
 			if aws.ToString(d.Status) == "PRIMARY" && aws.ToString(d.TaskDefinition) == r.NewTaskDef {
 				r.DeploymentID = aws.ToString(d.Id)

@@ -92,6 +92,9 @@ func (tl *Timeline) mark(sd *types.ServiceDeployment) {
 	add(sd.StoppedAt, "ECS: "+string(sd.Status))
 }
 
+// maxGanttTasks keeps a chart readable: the latest tasks are the story.
+const maxGanttTasks = 40
+
 // Gantt renders the timeline as a Mermaid gantt chart (GitHub renders
 // ```mermaid blocks in step summaries). It is empty when nothing was seen.
 func Gantt(r *Result) string {
@@ -104,7 +107,12 @@ func Gantt(r *Result) string {
 	fmt.Fprintf(&b, "```mermaid\ngantt\n    title %s %s: %s\n    dateFormat x\n    axisFormat %%H:%%M:%%S\n", mermaidText(r.Service), r.Kind, r.Verdict)
 	bySection := map[string][]*span{}
 	var sections []string
-	for _, arn := range tl.order {
+	order := tl.order
+	if len(order) > maxGanttTasks {
+		fmt.Fprintf(&b, "    %%%% the %d earliest of %d tasks are left out\n", len(order)-maxGanttTasks, len(order))
+		order = order[len(order)-maxGanttTasks:]
+	}
+	for _, arn := range order {
 		s := tl.tasks[arn]
 		if bySection[s.section] == nil {
 			sections = append(sections, s.section)
@@ -132,7 +140,7 @@ func Gantt(r *Result) string {
 	for _, sec := range sections {
 		fmt.Fprintf(&b, "    section %s\n", mermaidText(sec))
 		for _, s := range bySection[sec] {
-			id := s.id[:min(len(s.id), 8)]
+			id := s.id[max(0, len(s.id)-8):]
 			if s.started.IsZero() {
 				bar(id+" never started", "crit", s.created, end(s))
 				continue

@@ -48,6 +48,10 @@ type watched struct {
 	seenEvent      map[string]bool
 	seenStopped    map[string]bool
 	elb            map[string]string // task id → unhealthy reason
+	// counts are the deployment's task counts when its tasks were last
+	// read (tasksRead says they were).
+	counts    [4]int32
+	tasksRead bool
 }
 
 // Watch polls until every result has a verdict. Each result's watch ends
@@ -191,17 +195,30 @@ func (w *Watcher) round(ctx context.Context, pending []*watched, final map[*watc
 		rounds := w.gather(ctx, c, xs, retries(anyFinal))
 		for _, x := range xs {
 			rd := rounds[x]
-			if rd.Err != nil {
+			for _, err := range []error{rd.Err, rd.TasksErr} {
+				if err == nil {
+					continue
+				}
 				w.ReadErrors++
-				if isThrottle(rd.Err) {
+				if isThrottle(err) {
 					w.Throttled++
 					throttled = true
 				} else {
-					w.logf("%s: reading ECS failed (not evidence; will read again): %v", x.r.Service, rd.Err)
+					w.logf("%s: reading ECS failed (not evidence; will read again): %v", x.r.Service, err)
 				}
 			}
 			out, mem := Decide(x.mem, rd, Policy{Settle: settle, Final: final[x], Timeout: x.nextDeadline().Sub(x.r.Started).Round(time.Second)})
 			x.mem = mem
+			if out.Extend > 0 {
+				// Found SUCCESSFUL at the deadline: one more read after
+				// the rest of the settle window decides.
+				later := time.Now().Add(out.Extend)
+				x.deadline = later
+				if later.After(x.hard) {
+					x.hard = later
+				}
+				w.logf("%s: SUCCESSFUL at the deadline; reading once more in %s to finish the settle window", x.r.Service, out.Extend.Round(time.Millisecond))
+			}
 			if out.Verdict != "" {
 				w.finish(ctx, x, out, rd)
 			}
@@ -295,12 +312,15 @@ func (w *Watcher) gather(ctx context.Context, cluster string, xs []*watched, opt
 			continue
 		}
 		svc := svcs[x.r.Service]
-		rd := Round{At: now, ServiceDesired: svc.DesiredCount, ServiceRunning: svc.RunningCount}
+		rd := Round{At: now, ServiceDesired: svc.DesiredCount, ServiceRunning: svc.RunningCount, RollbackOn: rollbackOn(svc.DeploymentConfiguration)}
 		if x.r.ServiceDeployment != "" {
 			rd.SD = sds[x.r.ServiceDeployment]
 			if rd.SD == nil {
 				fail(x, fmt.Errorf("service deployment %s of %s: ECS did not return it", x.r.ServiceDeployment, x.r.Service))
 				continue
+			}
+			if dc := rd.SD.DeploymentConfiguration; dc != nil && dc.DeploymentCircuitBreaker != nil {
+				rd.RollbackOn = rollbackOn(dc)
 			}
 		}
 		for _, d := range svc.Deployments {
@@ -317,13 +337,24 @@ func (w *Watcher) gather(ctx context.Context, cluster string, xs []*watched, opt
 			}
 			rd.Newer = newer
 		}
-		if err := w.tasks(ctx, x, &rd, opt); err != nil {
-			fail(x, err)
-			continue
+		// Tasks are read when their story changed or a SUCCESSFUL
+		// deployment needs its digests and crashes checked: every call
+		// spends the account's shared read budget.
+		counts := [4]int32{rd.Running, rd.Pending, rd.FailedTasks, rd.ServiceRunning}
+		if rd.SD != nil && (rd.SD.Status == types.ServiceDeploymentStatusSuccessful || counts != x.counts || !x.tasksRead) {
+			if err := w.tasks(ctx, x, &rd, opt); err != nil {
+				rd.TasksErr = err
+			} else {
+				x.counts, x.tasksRead = counts, true
+			}
 		}
 		rounds[x] = rd
 	}
 	return rounds
+}
+
+func rollbackOn(dc *types.DeploymentConfiguration) bool {
+	return dc != nil && dc.DeploymentCircuitBreaker != nil && dc.DeploymentCircuitBreaker.Enable && dc.DeploymentCircuitBreaker.Rollback
 }
 
 func contains(list []string, s string) bool {
@@ -459,6 +490,9 @@ func findServiceDeployment(ctx context.Context, api API, r *Result, opt func(*ec
 // revisionTaskDefs maps service revision ARNs to their task definitions.
 func revisionTaskDefs(ctx context.Context, api API, arns []string, opt func(*ecs.Options)) (map[string]string, error) {
 	m := map[string]string{}
+	if opt == nil {
+		opt = func(*ecs.Options) {}
+	}
 	for i := 0; i < len(arns); i += 20 {
 		out, err := api.DescribeServiceRevisions(ctx, &ecs.DescribeServiceRevisionsInput{ServiceRevisionArns: arns[i:min(i+20, len(arns))]}, opt)
 		if err != nil {
