@@ -26,6 +26,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -51,6 +52,9 @@ type Server struct {
 	srv *http.Server
 	ln  net.Listener
 	URL string // http://127.0.0.1:PORT once listening
+	// conns counts accepted TCP connections: clients that keep theirs
+	// alive should see it stay at one per client.
+	conns atomic.Int64
 }
 
 // New returns a stand-in that is not yet listening; it is an http.Handler.
@@ -62,7 +66,7 @@ func New(opts Options) (*Server, error) {
 	if start.IsZero() {
 		start = time.Now().UTC().Truncate(time.Second)
 	}
-	w := &world{clock: NewClock(start, opts.Speed), scen: opts.Scenario,
+	w := &world{clock: NewClock(start, opts.Speed), scen: opts.Scenario, start: start, ruleUses: map[int]int{},
 		clusters: map[string]*cluster{}, taskDefs: map[string]*taskDef{}, families: map[string][]*taskDef{},
 		deployments: map[string]*deployment{}, sdeps: map[string]*serviceDeployment{},
 		revisions: map[string]*serviceRevision{}, calls: map[string]int{},
@@ -70,7 +74,7 @@ func New(opts Options) (*Server, error) {
 		bucket: newBucket(opts.Scenario.ThrottleRate, opts.Scenario.ThrottleBurst)}
 	w.launcher = opts.Launcher
 	if w.launcher == nil {
-		w.launcher = scenarioLauncher{get: w.scenario}
+		w.launcher = scenarioLauncher{w: w}
 	}
 	return &Server{w: w}, nil
 }
@@ -83,7 +87,17 @@ func (s *Server) Listen(addr string) error {
 	}
 	s.ln = ln
 	s.URL = "http://" + ln.Addr().String()
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	// The transport never drops a connection of its own: no idle, read or
+	// write timeout ends a kept-alive connection between polls (net/http
+	// starts ReadHeaderTimeout only once the next request's first bytes
+	// arrive), and every answer, errors and throttling included, is a
+	// complete HTTP response on the same connection.
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second,
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				s.conns.Add(1)
+			}
+		}}
 	go func() { _ = s.srv.Serve(ln) }()
 	return nil
 }
@@ -149,6 +163,7 @@ func (s *Server) SetScenario(sc Scenario) error {
 	s.w.mu.Lock()
 	defer s.w.mu.Unlock()
 	s.w.scen = sc
+	s.w.ruleUses = map[int]int{}
 	s.w.bucket = newBucket(sc.ThrottleRate, sc.ThrottleBurst)
 	return nil
 }
@@ -158,6 +173,7 @@ func (s *Server) SetScenario(sc Scenario) error {
 type Stats struct {
 	Calls       map[string]int    `json:"calls"`
 	Throttled   int               `json:"throttled"`
+	Connections int64             `json:"connections"` // TCP connections accepted
 	Deployments []DeploymentStats `json:"deployments"`
 }
 
@@ -165,6 +181,7 @@ type Stats struct {
 type DeploymentStats struct {
 	ID           string `json:"id"`
 	Service      string `json:"service"`
+	Status       string `json:"status"` // PRIMARY, ACTIVE or INACTIVE
 	RolloutState string `json:"rolloutState"`
 	// TerminalAt is the virtual time rolloutState left IN_PROGRESS;
 	// TerminalAtReal the real time the clock showed it (speed > 0 only).
@@ -178,19 +195,19 @@ func (s *Server) Stats() Stats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.advance(w.clock.Now())
-	st := Stats{Calls: map[string]int{}, Throttled: w.throttled}
+	st := Stats{Calls: map[string]int{}, Throttled: w.throttled, Connections: s.conns.Load()}
 	for k, v := range w.calls {
 		st.Calls[k] = v
 	}
 	for _, c := range w.clusters {
 		for _, svc := range c.services {
 			seen := map[string]bool{}
-			for _, d := range append(append([]*deployment{}, svc.deployments...), svc.completed...) {
+			for _, d := range append(append(append([]*deployment{}, svc.deployments...), svc.completed...), svc.inactive...) {
 				if seen[d.id] {
 					continue
 				}
 				seen[d.id] = true
-				ds := DeploymentStats{ID: d.id, Service: svc.name, RolloutState: d.rollout, TerminalAt: d.terminalAt}
+				ds := DeploymentStats{ID: d.id, Service: svc.name, Status: d.status, RolloutState: d.rollout, TerminalAt: d.terminalAt}
 				if !d.terminalAt.IsZero() {
 					ds.TerminalAtReal = w.clock.RealTime(d.terminalAt)
 				}
