@@ -133,6 +133,7 @@ var handlers = map[string]handler{
 	"ListServiceDeployments":     listServiceDeployments,
 	"DescribeServiceDeployments": describeServiceDeployments,
 	"DescribeServiceRevisions":   describeServiceRevisions,
+	"StopServiceDeployment":      stopServiceDeployment,
 }
 
 func createCluster(w *world, r req, now time.Time) (any, error) {

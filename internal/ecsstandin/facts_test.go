@@ -440,3 +440,43 @@ func TestThrottleWindowAndConnections(t *testing.T) {
 		t.Error("a throttle window naming no real operation was accepted")
 	}
 }
+
+// The scenario files in testdata, each run as a v1 → v2 deploy at 120 s.
+func TestScenarioFiles(t *testing.T) {
+	for _, c := range []struct {
+		file string
+		want types.ServiceDeploymentStatus
+		// throttledAt, if set, is a virtual second at which DescribeServices
+		// is throttled.
+		throttledAt time.Duration
+	}{
+		{"testdata/blip.json", types.ServiceDeploymentStatusSuccessful, 0},
+		{"testdata/old-image-crashes.json", types.ServiceDeploymentStatusRollbackFailed, 0},
+		{"testdata/throttled.json", types.ServiceDeploymentStatusSuccessful, 150 * time.Second},
+		{"testdata/rollback.json", types.ServiceDeploymentStatusSuccessful, 0},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			sc, err := LoadScenario(c.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := newFixture(t, sc)
+			f.service("web", f.register("web", "repo/web:v1"), 2, true)
+			f.s.Advance(2 * time.Minute)
+			arn := *f.update("web", f.register("web", "repo/web:v2")).Service.CurrentServiceDeployment
+			if c.throttledAt > 0 {
+				f.s.Advance(c.throttledAt - 2*time.Minute)
+				_, err := f.ecs.DescribeServices(f.ctx, &ecs.DescribeServicesInput{Cluster: aws.String("c"), Services: []string{"web"}},
+					func(o *ecs.Options) { o.RetryMaxAttempts = 1 })
+				var ae smithy.APIError
+				if !errors.As(err, &ae) || ae.ErrorCode() != "ThrottlingException" {
+					t.Errorf("at %s: DescribeServices %v, want ThrottlingException", c.throttledAt, err)
+				}
+			}
+			f.s.Advance(15 * time.Minute)
+			if got := f.sd(arn).Status; got != c.want {
+				t.Errorf("service deployment %s, want %s", got, c.want)
+			}
+		})
+	}
+}

@@ -2,9 +2,14 @@
 // speaking the ECS JSON 1.1 protocol for the calls conveyor's deploy and
 // rollback actions make, with a rolling-deployment state machine that follows
 // AWS's documented semantics (minimumHealthyPercent rounds up,
-// maximumPercent rounds down, the circuit breaker's threshold and rollback to
-// the last COMPLETED deployment, event texts, stopped tasks kept for an hour,
-// at most 10 services per DescribeServices, read throttling).
+// maximumPercent rounds down, the circuit breaker's thresholdConfiguration,
+// resetOnHealthyTask and rollback to the last COMPLETED deployment, the
+// rolloutStateReason and event texts ECS writes, stopped tasks kept for an
+// hour, at most 10 services per DescribeServices, read throttling) and the
+// service-deployments API (ListServiceDeployments,
+// DescribeServiceDeployments, DescribeServiceRevisions,
+// StopServiceDeployment) with its statuses. Each modelled fact cites its
+// source next to the code (servicedeploy.go, state.go, scenario.go).
 //
 // moto records ECS calls but never progresses a deployment; this server does,
 // driven by a Scenario that says what tasks of each image do, on a Clock that
