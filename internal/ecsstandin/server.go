@@ -180,6 +180,20 @@ type Stats struct {
 	Throttled   int               `json:"throttled"`
 	Connections int64             `json:"connections"` // TCP connections accepted
 	Deployments []DeploymentStats `json:"deployments"`
+	// ServiceDeployments are the service deployments, oldest first.
+	ServiceDeployments []ServiceDeploymentStats `json:"serviceDeployments"`
+}
+
+// ServiceDeploymentStats is one service deployment as the stand-in saw it.
+type ServiceDeploymentStats struct {
+	ARN     string `json:"arn"`
+	Service string `json:"service"`
+	Status  string `json:"status"`
+	// FinishedAt is the virtual time it reached the Completed stage
+	// (SUCCESSFUL, STOPPED, ROLLBACK_SUCCESSFUL, ROLLBACK_FAILED);
+	// FinishedAtReal the real time the clock showed it (speed > 0 only).
+	FinishedAt     time.Time `json:"finishedAt,omitzero"`
+	FinishedAtReal time.Time `json:"finishedAtReal,omitzero"`
 }
 
 // DeploymentStats is one deployment as the stand-in saw it.
@@ -221,6 +235,17 @@ func (s *Server) Stats() Stats {
 		}
 	}
 	sort.Slice(st.Deployments, func(i, j int) bool { return st.Deployments[i].ID < st.Deployments[j].ID })
+	for _, c := range w.sortedClusters() {
+		for _, svc := range sortedServices(c) {
+			for _, sd := range svc.sdeps {
+				ss := ServiceDeploymentStats{ARN: sd.arn, Service: svc.name, Status: sd.status, FinishedAt: sd.finished}
+				if !sd.finished.IsZero() {
+					ss.FinishedAtReal = w.clock.RealTime(sd.finished)
+				}
+				st.ServiceDeployments = append(st.ServiceDeployments, ss)
+			}
+		}
+	}
 	return st
 }
 

@@ -136,6 +136,10 @@ func TestServiceDeploymentSupersededIsStopped(t *testing.T) {
 	if got := f.sd(a).Status; got != types.ServiceDeploymentStatusStopped {
 		t.Errorf("a STOPPED service deployment is final; now %s", got)
 	}
+	st := f.s.Stats().ServiceDeployments
+	if len(st) != 3 || st[1].ARN != a || st[1].Status != "STOPPED" || st[1].FinishedAt.IsZero() || st[2].Status != "SUCCESSFUL" {
+		t.Errorf("stats %+v", st)
+	}
 }
 
 func TestListServiceDeploymentsFiltersAndPages(t *testing.T) {
