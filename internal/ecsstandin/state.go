@@ -458,13 +458,13 @@ func (w *world) schedule(s *service, now time.Time) {
 		})
 		var stopped []string
 		for _, t := range mine[:extra] {
+			if t.healthy() {
+				healthy--
+			}
 			w.stopTask(t, now, "ServiceSchedulerInitiated", "Scaling activity initiated by (service "+s.name+")")
 			stopped = append(stopped, "(task "+t.id+")")
 			primaryLive--
 			live--
-			if t.healthy() {
-				healthy--
-			}
 		}
 		s.addEvent(now, "(service %s) has stopped %d running tasks: %s.", s.name, len(stopped), strings.Join(stopped, " "))
 	}
