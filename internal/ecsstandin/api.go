@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,6 +26,8 @@ var readOps = map[string]bool{
 }
 
 func (s *Server) serveECS(rw http.ResponseWriter, r *http.Request) {
+	// Every AWS answer, error or not, carries a request id.
+	rw.Header().Set("X-Amzn-Requestid", requestID())
 	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
 	if !ok || r.Method != http.MethodPost {
 		writeError(rw, apiError{"UnknownOperationException", "missing or unknown X-Amz-Target header"})
@@ -39,12 +42,12 @@ func (s *Server) serveECS(rw http.ResponseWriter, r *http.Request) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.calls[op]++
-	if readOps[op] && !w.bucket.take(time.Now()) {
+	now := w.clock.Now()
+	if readOps[op] && !w.bucket.take(time.Now()) || w.scen.throttled(op, now.Sub(w.start).Seconds()) {
 		w.throttled++
 		writeError(rw, apiError{"ThrottlingException", "Rate exceeded"})
 		return
 	}
-	now := w.clock.Now()
 	w.advance(now)
 	h := handlers[op]
 	if h == nil {
@@ -73,6 +76,13 @@ func writeError(rw http.ResponseWriter, err error) {
 	}
 	rw.WriteHeader(status)
 	_ = json.NewEncoder(rw).Encode(map[string]string{"__type": ae.code, "message": ae.msg})
+}
+
+var reqSeq atomic.Uint64
+
+func requestID() string {
+	n := reqSeq.Add(1)
+	return fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", uint32(n*2654435761), uint16(n>>8), n&0xfff, (n>>12)&0xfff, n*0x9e3779b97f4a7c15&0xffffffffffff)
 }
 
 type req map[string]any
@@ -123,6 +133,7 @@ var handlers = map[string]handler{
 	"ListServiceDeployments":     listServiceDeployments,
 	"DescribeServiceDeployments": describeServiceDeployments,
 	"DescribeServiceRevisions":   describeServiceRevisions,
+	"StopServiceDeployment":      stopServiceDeployment,
 }
 
 func createCluster(w *world, r req, now time.Time) (any, error) {

@@ -26,6 +26,35 @@ const (
 	SecretError Behaviour = "secret-error"
 	// Hang tasks stay PENDING forever.
 	Hang Behaviour = "hang"
+	// NetworkTimeout tasks never start: fetching the registry auth or a
+	// secret times out on the network. The error is transient (a network
+	// blip); ECS counts it against the circuit breaker like any task that
+	// failed to start.
+	NetworkTimeout Behaviour = "network-timeout"
+	// AccessDenied tasks never start: the registry refuses the pull (403).
+	AccessDenied Behaviour = "access-denied"
+)
+
+// Stopped-reason texts. Sources, real task output:
+//   - CannotPullContainerError ... "failed to resolve ref <ref>: not found":
+//     the ECS stopped-task error page,
+//     https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-error-codes.html,
+//     and containerd's resolver, which Fargate pulls with.
+//   - ResourceInitializationError "unable to pull secrets or registry auth:
+//     execution resource retrieval failed: unable to retrieve ... service
+//     call has been retried N time(s): ...": captures in
+//     https://github.com/umotif-public/terraform-aws-ecs-fargate/issues/50
+//     (a network deadline) and the ResourceNotFoundException text of
+//     https://github.com/aws/amazon-ecs-agent/pull/4181.
+//   - "dial tcp <ip>:443: i/o timeout" inside a pull error: capture in
+//     https://github.com/ActionIQ/terraform-aws-retool-ecs-fargate/issues/20.
+//   - "unexpected status from HEAD request to <url>: 403 Forbidden": the
+//     text containerd's resolver gives a refused manifest request.
+const (
+	textNotFound       = "CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref %s: not found"
+	textSecretMissing  = "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: service call has been retried 1 time(s): ResourceNotFoundException: Secrets Manager can't find the specified secret."
+	textNetworkTimeout = "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve ecr registry auth: service call has been retried 3 time(s): RequestError: send request failed caused by: Post \"https://api.ecr.us-east-1.amazonaws.com/\": dial tcp 10.0.0.1:443: i/o timeout"
+	textAccessDenied   = "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref %s: unexpected status from HEAD request to %s: 403 Forbidden"
 )
 
 // Rule says what tasks whose container image contains Match do.
@@ -40,6 +69,31 @@ type Rule struct {
 	ExitCode          int     `json:"exitCode,omitempty"`
 	// Reason overrides the container or health-check reason.
 	Reason string `json:"reason,omitempty"`
+	// FromSeconds and UntilSeconds bound when the rule applies: to tasks
+	// launched at virtual time start+FromSeconds or later, and before
+	// start+UntilSeconds (0: no bound), where start is the stand-in's
+	// starting time. A rule that ends models a network blip; one that
+	// begins, an image that starts failing mid-run. Outside its window a
+	// rule is skipped and the next matching rule (or healthy) decides.
+	FromSeconds  float64 `json:"fromSeconds,omitempty"`
+	UntilSeconds float64 `json:"untilSeconds,omitempty"`
+	// MaxTasks, when positive, applies the rule to the first MaxTasks tasks
+	// it matches only ("the first two tasks fail"). SetScenario restarts
+	// the count.
+	MaxTasks int `json:"maxTasks,omitempty"`
+}
+
+// ThrottleWindow throttles every call of Ops made while the virtual clock
+// is within [start+FromSeconds, start+UntilSeconds): ECS answers
+// ThrottlingException "Rate exceeded" (as it does past its token bucket,
+// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/request-throttling.html),
+// whatever the bucket holds.
+type ThrottleWindow struct {
+	// Ops are operation names (DescribeServices, ...); "*" is every read
+	// operation.
+	Ops          []string `json:"ops"`
+	FromSeconds  float64  `json:"fromSeconds,omitempty"`
+	UntilSeconds float64  `json:"untilSeconds"`
 }
 
 // Scenario drives the simulated tasks. The zero value makes every task start
@@ -61,6 +115,8 @@ type Scenario struct {
 	// throttling off).
 	ThrottleRate  float64 `json:"throttleRate,omitempty"`
 	ThrottleBurst float64 `json:"throttleBurst,omitempty"`
+	// Throttle lists windows of virtual time in which calls are throttled.
+	Throttle []ThrottleWindow `json:"throttle,omitempty"`
 }
 
 // LoadScenario reads a scenario from a JSON file.
@@ -81,15 +137,43 @@ func LoadScenario(path string) (Scenario, error) {
 func (s Scenario) validate() error {
 	for i, r := range s.Rules {
 		switch r.Behaviour {
-		case Healthy, Crash, Unhealthy, PullError, SecretError, Hang:
+		case Healthy, Crash, Unhealthy, PullError, SecretError, Hang, NetworkTimeout, AccessDenied:
 		default:
-			return fmt.Errorf("scenario rule %d (match %q): unknown behaviour %q (want healthy, crash, unhealthy, pull-error, secret-error or hang)", i, r.Match, r.Behaviour)
+			return fmt.Errorf("scenario rule %d (match %q): unknown behaviour %q (want healthy, crash, unhealthy, pull-error, secret-error, network-timeout, access-denied or hang)", i, r.Match, r.Behaviour)
 		}
 		if r.Match == "" {
 			return fmt.Errorf("scenario rule %d: match is empty; it would match every image", i)
 		}
+		if r.FromSeconds < 0 || r.UntilSeconds < 0 || r.UntilSeconds != 0 && r.UntilSeconds <= r.FromSeconds || r.MaxTasks < 0 {
+			return fmt.Errorf("scenario rule %d (match %q): window fromSeconds %v untilSeconds %v maxTasks %d: want 0 <= fromSeconds < untilSeconds (or untilSeconds 0 for no end) and maxTasks >= 0", i, r.Match, r.FromSeconds, r.UntilSeconds, r.MaxTasks)
+		}
+	}
+	for i, tw := range s.Throttle {
+		if len(tw.Ops) == 0 || tw.FromSeconds < 0 || tw.UntilSeconds <= tw.FromSeconds {
+			return fmt.Errorf("scenario throttle window %d: want ops (operation names or \"*\") and 0 <= fromSeconds < untilSeconds, got ops %v from %v until %v", i, tw.Ops, tw.FromSeconds, tw.UntilSeconds)
+		}
+		for _, op := range tw.Ops {
+			if op != "*" && handlers[op] == nil {
+				return fmt.Errorf("scenario throttle window %d: %q is not an operation the stand-in serves", i, op)
+			}
+		}
 	}
 	return nil
+}
+
+// throttled says whether a window throttles op at elapsed virtual seconds.
+func (s Scenario) throttled(op string, elapsed float64) bool {
+	for _, tw := range s.Throttle {
+		if elapsed < tw.FromSeconds || elapsed >= tw.UntilSeconds {
+			continue
+		}
+		for _, o := range tw.Ops {
+			if o == op || o == "*" && readOps[op] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (s Scenario) seconds(v, def float64) time.Duration {
@@ -99,20 +183,38 @@ func (s Scenario) seconds(v, def float64) time.Duration {
 	return time.Duration(v * float64(time.Second))
 }
 
+// rule is the first rule matching image (healthy if none), ignoring windows.
 func (s Scenario) rule(image string) Rule {
-	for _, r := range s.Rules {
-		if strings.Contains(image, r.Match) {
-			return r
-		}
-	}
-	return Rule{Behaviour: Healthy}
+	r, _ := s.ruleAt(image, -1, nil)
+	return r
 }
 
-// scenarioLauncher simulates tasks from a Scenario.
-type scenarioLauncher struct{ get func() Scenario }
+// ruleAt is the first rule matching image whose window holds elapsed
+// virtual seconds (elapsed < 0 ignores windows) and that has tasks left;
+// its index, or -1 for the healthy default.
+func (s Scenario) ruleAt(image string, elapsed float64, used map[int]int) (Rule, int) {
+	for i, r := range s.Rules {
+		if !strings.Contains(image, r.Match) {
+			continue
+		}
+		if elapsed >= 0 && (elapsed < r.FromSeconds || r.UntilSeconds != 0 && elapsed >= r.UntilSeconds) {
+			continue
+		}
+		if r.MaxTasks > 0 && used != nil && used[i] >= r.MaxTasks {
+			continue
+		}
+		return r, i
+	}
+	return Rule{Behaviour: Healthy}, -1
+}
+
+// scenarioLauncher simulates tasks from the world's scenario.
+type scenarioLauncher struct{ w *world }
 
 func (l scenarioLauncher) Launch(spec TaskSpec, now time.Time) Handle {
-	sc := l.get()
+	w := l.w
+	sc := w.scen
+	elapsed := now.Sub(w.start).Seconds()
 	h := &simTask{spec: spec, launched: now, lb: spec.HasLoadBalancer,
 		start: sc.seconds(0, 10), healthy: sc.seconds(sc.HealthySeconds, 20), stop: sc.seconds(sc.StopSeconds, 2),
 		rule: Rule{Behaviour: Healthy}, digests: map[string]string{}}
@@ -120,13 +222,15 @@ func (l scenarioLauncher) Launch(spec TaskSpec, now time.Time) Handle {
 		h.start = sc.seconds(sc.StartSeconds, 10)
 	}
 	// The first essential container whose image matches a rule decides.
+	chosen := -1
 	for _, c := range spec.Containers {
 		h.digests[c.Name] = digestOf(c.Image)
-		if r := sc.rule(c.Image); r.Behaviour != Healthy || r.Match != "" {
-			if h.rule.Match == "" {
-				h.rule, h.container = r, c.Name
-			}
+		if r, i := sc.ruleAt(c.Image, elapsed, w.ruleUses); i >= 0 && chosen < 0 {
+			h.rule, h.container, chosen = r, c.Name, i
 		}
+	}
+	if chosen >= 0 {
+		w.ruleUses[chosen]++
 	}
 	if h.container == "" && len(spec.Containers) > 0 {
 		h.container = spec.Containers[0].Name
@@ -196,17 +300,31 @@ func (t *simTask) Observe(now time.Time) Observation {
 		}
 		reason := t.rule.Reason
 		if reason == "" {
-			reason = fmt.Sprintf("CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref %s: not found", img)
+			reason = fmt.Sprintf(textNotFound, img)
 		}
 		return Observation{Exited: true, StopCode: "TaskFailedToStart", Reason: reason,
 			ContainerReasons: map[string]string{t.container: reason}}
-	case SecretError:
+	case AccessDenied:
 		if now.Before(t.launched.Add(t.start / 2)) {
 			return o
 		}
 		reason := t.rule.Reason
 		if reason == "" {
-			reason = "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: service call has been retried 1 time(s): ResourceNotFoundException: Secrets Manager can't find the specified secret."
+			img := t.image()
+			reason = fmt.Sprintf(textAccessDenied, img, manifestURL(img))
+		}
+		return Observation{Exited: true, StopCode: "TaskFailedToStart", Reason: reason,
+			ContainerReasons: map[string]string{t.container: reason}}
+	case SecretError, NetworkTimeout:
+		if now.Before(t.launched.Add(t.start / 2)) {
+			return o
+		}
+		reason := t.rule.Reason
+		if reason == "" {
+			reason = textSecretMissing
+			if t.rule.Behaviour == NetworkTimeout {
+				reason = textNetworkTimeout
+			}
 		}
 		return Observation{Exited: true, StopCode: "TaskFailedToStart", Reason: reason}
 	}
@@ -253,6 +371,30 @@ func (t *simTask) Observe(now time.Time) Observation {
 		o.Health = t.health(now, runAt, "healthy", "")
 	}
 	return o
+}
+
+func (t *simTask) image() string {
+	for _, c := range t.spec.Containers {
+		if c.Name == t.container {
+			return c.Image
+		}
+	}
+	return ""
+}
+
+// manifestURL is the registry URL a pull of image asks for its manifest.
+func manifestURL(image string) string {
+	host, rest, ok := strings.Cut(image, "/")
+	if !ok || !strings.ContainsAny(host, ".:") {
+		host, rest = "registry-1.docker.io", image
+	}
+	repo, ref := rest, "latest"
+	if i := strings.Index(rest, "@"); i >= 0 {
+		repo, ref = rest[:i], rest[i+1:]
+	} else if i := strings.LastIndex(rest, ":"); i >= 0 {
+		repo, ref = rest[:i], rest[i+1:]
+	}
+	return fmt.Sprintf("https://%s/v2/%s/manifests/%s", host, repo, ref)
 }
 
 func (t *simTask) health(now, runAt time.Time, verdict, _ string) string {

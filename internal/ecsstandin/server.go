@@ -2,9 +2,14 @@
 // speaking the ECS JSON 1.1 protocol for the calls conveyor's deploy and
 // rollback actions make, with a rolling-deployment state machine that follows
 // AWS's documented semantics (minimumHealthyPercent rounds up,
-// maximumPercent rounds down, the circuit breaker's threshold and rollback to
-// the last COMPLETED deployment, event texts, stopped tasks kept for an hour,
-// at most 10 services per DescribeServices, read throttling).
+// maximumPercent rounds down, the circuit breaker's thresholdConfiguration,
+// resetOnHealthyTask and rollback to the last COMPLETED deployment, the
+// rolloutStateReason and event texts ECS writes, stopped tasks kept for an
+// hour, at most 10 services per DescribeServices, read throttling) and the
+// service-deployments API (ListServiceDeployments,
+// DescribeServiceDeployments, DescribeServiceRevisions,
+// StopServiceDeployment) with its statuses. Each modelled fact cites its
+// source next to the code (servicedeploy.go, state.go, scenario.go).
 //
 // moto records ECS calls but never progresses a deployment; this server does,
 // driven by a Scenario that says what tasks of each image do, on a Clock that
@@ -26,6 +31,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -51,6 +57,9 @@ type Server struct {
 	srv *http.Server
 	ln  net.Listener
 	URL string // http://127.0.0.1:PORT once listening
+	// conns counts accepted TCP connections: clients that keep theirs
+	// alive should see it stay at one per client.
+	conns atomic.Int64
 }
 
 // New returns a stand-in that is not yet listening; it is an http.Handler.
@@ -62,7 +71,7 @@ func New(opts Options) (*Server, error) {
 	if start.IsZero() {
 		start = time.Now().UTC().Truncate(time.Second)
 	}
-	w := &world{clock: NewClock(start, opts.Speed), scen: opts.Scenario,
+	w := &world{clock: NewClock(start, opts.Speed), scen: opts.Scenario, start: start, ruleUses: map[int]int{},
 		clusters: map[string]*cluster{}, taskDefs: map[string]*taskDef{}, families: map[string][]*taskDef{},
 		deployments: map[string]*deployment{}, sdeps: map[string]*serviceDeployment{},
 		revisions: map[string]*serviceRevision{}, calls: map[string]int{},
@@ -70,7 +79,7 @@ func New(opts Options) (*Server, error) {
 		bucket: newBucket(opts.Scenario.ThrottleRate, opts.Scenario.ThrottleBurst)}
 	w.launcher = opts.Launcher
 	if w.launcher == nil {
-		w.launcher = scenarioLauncher{get: w.scenario}
+		w.launcher = scenarioLauncher{w: w}
 	}
 	return &Server{w: w}, nil
 }
@@ -83,7 +92,17 @@ func (s *Server) Listen(addr string) error {
 	}
 	s.ln = ln
 	s.URL = "http://" + ln.Addr().String()
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	// The transport never drops a connection of its own: no idle, read or
+	// write timeout ends a kept-alive connection between polls (net/http
+	// starts ReadHeaderTimeout only once the next request's first bytes
+	// arrive), and every answer, errors and throttling included, is a
+	// complete HTTP response on the same connection.
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second,
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				s.conns.Add(1)
+			}
+		}}
 	go func() { _ = s.srv.Serve(ln) }()
 	return nil
 }
@@ -149,6 +168,7 @@ func (s *Server) SetScenario(sc Scenario) error {
 	s.w.mu.Lock()
 	defer s.w.mu.Unlock()
 	s.w.scen = sc
+	s.w.ruleUses = map[int]int{}
 	s.w.bucket = newBucket(sc.ThrottleRate, sc.ThrottleBurst)
 	return nil
 }
@@ -158,13 +178,29 @@ func (s *Server) SetScenario(sc Scenario) error {
 type Stats struct {
 	Calls       map[string]int    `json:"calls"`
 	Throttled   int               `json:"throttled"`
+	Connections int64             `json:"connections"` // TCP connections accepted
 	Deployments []DeploymentStats `json:"deployments"`
+	// ServiceDeployments are the service deployments, oldest first.
+	ServiceDeployments []ServiceDeploymentStats `json:"serviceDeployments"`
+}
+
+// ServiceDeploymentStats is one service deployment as the stand-in saw it.
+type ServiceDeploymentStats struct {
+	ARN     string `json:"arn"`
+	Service string `json:"service"`
+	Status  string `json:"status"`
+	// FinishedAt is the virtual time it reached the Completed stage
+	// (SUCCESSFUL, STOPPED, ROLLBACK_SUCCESSFUL, ROLLBACK_FAILED);
+	// FinishedAtReal the real time the clock showed it (speed > 0 only).
+	FinishedAt     time.Time `json:"finishedAt,omitzero"`
+	FinishedAtReal time.Time `json:"finishedAtReal,omitzero"`
 }
 
 // DeploymentStats is one deployment as the stand-in saw it.
 type DeploymentStats struct {
 	ID           string `json:"id"`
 	Service      string `json:"service"`
+	Status       string `json:"status"` // PRIMARY, ACTIVE or INACTIVE
 	RolloutState string `json:"rolloutState"`
 	// TerminalAt is the virtual time rolloutState left IN_PROGRESS;
 	// TerminalAtReal the real time the clock showed it (speed > 0 only).
@@ -178,19 +214,19 @@ func (s *Server) Stats() Stats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.advance(w.clock.Now())
-	st := Stats{Calls: map[string]int{}, Throttled: w.throttled}
+	st := Stats{Calls: map[string]int{}, Throttled: w.throttled, Connections: s.conns.Load()}
 	for k, v := range w.calls {
 		st.Calls[k] = v
 	}
 	for _, c := range w.clusters {
 		for _, svc := range c.services {
 			seen := map[string]bool{}
-			for _, d := range append(append([]*deployment{}, svc.deployments...), svc.completed...) {
+			for _, d := range append(append(append([]*deployment{}, svc.deployments...), svc.completed...), svc.inactive...) {
 				if seen[d.id] {
 					continue
 				}
 				seen[d.id] = true
-				ds := DeploymentStats{ID: d.id, Service: svc.name, RolloutState: d.rollout, TerminalAt: d.terminalAt}
+				ds := DeploymentStats{ID: d.id, Service: svc.name, Status: d.status, RolloutState: d.rollout, TerminalAt: d.terminalAt}
 				if !d.terminalAt.IsZero() {
 					ds.TerminalAtReal = w.clock.RealTime(d.terminalAt)
 				}
@@ -199,6 +235,17 @@ func (s *Server) Stats() Stats {
 		}
 	}
 	sort.Slice(st.Deployments, func(i, j int) bool { return st.Deployments[i].ID < st.Deployments[j].ID })
+	for _, c := range w.sortedClusters() {
+		for _, svc := range sortedServices(c) {
+			for _, sd := range svc.sdeps {
+				ss := ServiceDeploymentStats{ARN: sd.arn, Service: svc.name, Status: sd.status, FinishedAt: sd.finished}
+				if !sd.finished.IsZero() {
+					ss.FinishedAtReal = w.clock.RealTime(sd.finished)
+				}
+				st.ServiceDeployments = append(st.ServiceDeployments, ss)
+			}
+		}
+	}
 	return st
 }
 

@@ -238,12 +238,11 @@ func (w *world) serviceDeploymentJSON(sd *serviceDeployment) map[string]any {
 	for _, r := range sd.sources {
 		sources = append(sources, w.revSummary(sd, r))
 	}
-	failures := 0
-	if sd.dep != nil {
-		failures = sd.dep.failed
-	}
-	if sd.rollbackDep != nil {
-		failures += sd.rollbackDep.failed
+	// The breaker's count is that of the deployment it watches: the target
+	// until a rollback starts, then the rollback deployment.
+	failures := sd.dep.failed
+	if sd.rollbackDep != nil && sd.status != sdRollbackRequested && sd.rollbackDep.failed > 0 {
+		failures = sd.rollbackDep.failed
 	}
 	th := sd.threshold
 	if th == 0 {

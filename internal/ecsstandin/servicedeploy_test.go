@@ -136,6 +136,10 @@ func TestServiceDeploymentSupersededIsStopped(t *testing.T) {
 	if got := f.sd(a).Status; got != types.ServiceDeploymentStatusStopped {
 		t.Errorf("a STOPPED service deployment is final; now %s", got)
 	}
+	st := f.s.Stats().ServiceDeployments
+	if len(st) != 3 || st[1].ARN != a || st[1].Status != "STOPPED" || st[1].FinishedAt.IsZero() || st[2].Status != "SUCCESSFUL" {
+		t.Errorf("stats %+v", st)
+	}
 }
 
 func TestListServiceDeploymentsFiltersAndPages(t *testing.T) {
@@ -192,5 +196,45 @@ func TestListServiceDeploymentsFiltersAndPages(t *testing.T) {
 	_, err = f.ecs.DescribeServiceDeployments(f.ctx, &ecs.DescribeServiceDeploymentsInput{ServiceDeploymentArns: make([]string, 21)})
 	if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidParameterException" {
 		t.Errorf("21 ARNs: %v", err)
+	}
+}
+
+// StopServiceDeployment ROLLBACK rolls an ongoing service deployment back
+// to the last successful revision, even with the breaker off; a finished
+// one cannot be stopped.
+func TestStopServiceDeploymentRollsBack(t *testing.T) {
+	f := newFixture(t, Scenario{Rules: []Rule{{Match: ":stuck", Behaviour: Hang}}})
+	v1 := f.register("web", "repo/web:v1")
+	f.serviceWith("web", v1, 2, &types.DeploymentCircuitBreaker{Enable: false, Rollback: false})
+	f.s.Advance(2 * time.Minute)
+	first := *f.describe("web").CurrentServiceDeployment
+	arn := *f.update("web", f.register("web", "repo/web:stuck")).Service.CurrentServiceDeployment
+	f.s.Advance(time.Minute)
+	var ae smithy.APIError
+	for _, c := range []struct {
+		arn, stopType, code string
+	}{
+		{first, "ROLLBACK", "ConflictException"},
+		{arn, "ABORT", "InvalidParameterException"},
+		{arn + "x", "ROLLBACK", "ServiceDeploymentNotFoundException"},
+	} {
+		_, err := f.ecs.StopServiceDeployment(f.ctx, &ecs.StopServiceDeploymentInput{ServiceDeploymentArn: aws.String(c.arn), StopType: types.StopServiceDeploymentStopType(c.stopType)})
+		if !errors.As(err, &ae) || ae.ErrorCode() != c.code {
+			t.Errorf("stop %s %s: %v, want %s", c.arn, c.stopType, err, c.code)
+		}
+	}
+	if _, err := f.ecs.StopServiceDeployment(f.ctx, &ecs.StopServiceDeploymentInput{ServiceDeploymentArn: aws.String(arn), StopType: types.StopServiceDeploymentStopTypeRollback}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.sd(arn).Status; got != types.ServiceDeploymentStatusRollbackRequested {
+		t.Errorf("after the stop: %s, want ROLLBACK_REQUESTED", got)
+	}
+	f.s.Advance(5 * time.Minute)
+	sd := f.sd(arn)
+	if sd.Status != types.ServiceDeploymentStatusRollbackSuccessful || sd.Rollback == nil {
+		t.Errorf("%s rollback %+v, want ROLLBACK_SUCCESSFUL", sd.Status, sd.Rollback)
+	}
+	if svc := f.describe("web"); *svc.TaskDefinition != v1 || len(svc.Deployments) != 1 {
+		t.Errorf("service runs %s with %d deployments, want %s alone", *svc.TaskDefinition, len(svc.Deployments), v1)
 	}
 }

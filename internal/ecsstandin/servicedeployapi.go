@@ -145,3 +145,39 @@ func describeServiceRevisions(w *world, r req, now time.Time) (any, error) {
 	}
 	return map[string]any{"serviceRevisions": out, "failures": failures}, nil
 }
+
+// stopServiceDeployment is StopServiceDeployment
+// (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stop-service-deployment.html):
+// stopType ROLLBACK (the only valid value, and ours when none is given)
+// moves a PENDING or IN_PROGRESS service deployment to ROLLBACK_REQUESTED
+// and rolls back to the last successful revision, "even if you didn't
+// configure the service deployment for the rollback option"; one already
+// stopping or rolling back "continues". A deployment in the Completed stage
+// cannot be stopped (ConflictException, our reading of the API's error
+// list), nor one with nothing to roll back to.
+func stopServiceDeployment(w *world, r req, now time.Time) (any, error) {
+	arn := r.str("serviceDeploymentArn")
+	sd := w.sdeps[arn]
+	if sd == nil {
+		return nil, apiError{"ServiceDeploymentNotFoundException", fmt.Sprintf("Service deployment %q does not exist.", arn)}
+	}
+	if st := r.str("stopType"); st != "" && st != "ROLLBACK" {
+		return nil, apiError{"InvalidParameterException", fmt.Sprintf("stopType %q: the valid value is ROLLBACK.", st)}
+	}
+	out := map[string]any{"serviceDeploymentArn": sd.arn}
+	switch sd.status {
+	case sdStopRequested, sdRollbackRequested, sdRollbackInProgress:
+		return out, nil
+	case sdPending, sdInProgress:
+	default:
+		return nil, apiError{"ConflictException", fmt.Sprintf("Service deployment %s is %s; only an ongoing service deployment can be stopped.", sd.arn, sd.status)}
+	}
+	s := sd.svc
+	last := s.lastCompleted(sd.dep)
+	if last == nil || s.primary() != sd.dep {
+		return nil, apiError{"ConflictException", fmt.Sprintf("Service deployment %s has no earlier successful service revision to roll back to.", sd.arn)}
+	}
+	w.rollBack(s, sd.dep, last, sd, now, "Service deployment stopped by StopServiceDeployment (ROLLBACK).")
+	sd.reason = "Stopped by StopServiceDeployment: rolling back."
+	return out, nil
+}

@@ -375,13 +375,7 @@ func (w *world) breaker(s *service, now time.Time) {
 		}
 		return
 	}
-	var last *deployment
-	for i := len(s.completed) - 1; i >= 0; i-- {
-		if s.completed[i].id != p.id {
-			last = s.completed[i]
-			break
-		}
-	}
+	last := s.lastCompleted(p)
 	if last == nil {
 		// Nothing ever completed: there is nothing to roll back to. The
 		// failed deployment launches no new tasks (API_Deployment.html
@@ -392,19 +386,38 @@ func (w *world) breaker(s *service, now time.Time) {
 		}
 		return
 	}
+	r := w.rollBack(s, p, last, sd, now, fmt.Sprintf("Circuit breaker: %d tasks of deployment %s failed to start (threshold %d); rolling back to service revision %s.", p.failed, p.id, th, last.rev.arn))
+	r.reason = fmt.Sprintf(reasonRollingBack, last.id)
+	if sd != nil {
+		sd.reason = reasonBreaker
+	}
+}
+
+// lastCompleted is the deployment that completed last, other than p.
+func (s *service) lastCompleted(p *deployment) *deployment {
+	for i := len(s.completed) - 1; i >= 0; i-- {
+		if s.completed[i] != p {
+			return s.completed[i]
+		}
+	}
+	return nil
+}
+
+// rollBack replaces PRIMARY p by a deployment of last's task definition and
+// revision, and moves sd (p's service deployment) to ROLLBACK_REQUESTED.
+func (w *world) rollBack(s *service, p, last *deployment, sd *serviceDeployment, now time.Time, why string) *deployment {
 	r := w.newDeployment(s, last.taskDef, now)
 	r.rev = last.rev
-	r.reason = fmt.Sprintf(reasonRollingBack, last.id)
 	p.status = "ACTIVE"
 	s.deployments = append([]*deployment{r}, s.deployments...)
 	s.taskDef = last.taskDef
 	s.steady = false
 	if sd != nil {
 		r.rollbackOf = sd
-		sd.status, sd.updated, sd.reason = sdRollbackRequested, now, reasonBreaker
-		sd.rollbackDep, sd.rollbackStarted, sd.rollbackRevision = r, now, last.rev
-		sd.rollbackReason = fmt.Sprintf("Circuit breaker: %d tasks of deployment %s failed to start (threshold %d); rolling back to service revision %s.", p.failed, p.id, th, last.rev.arn)
+		sd.status, sd.updated = sdRollbackRequested, now
+		sd.rollbackDep, sd.rollbackStarted, sd.rollbackRevision, sd.rollbackReason = r, now, last.rev, why
 	}
+	return r
 }
 
 func (w *world) schedule(s *service, now time.Time) {
@@ -445,13 +458,13 @@ func (w *world) schedule(s *service, now time.Time) {
 		})
 		var stopped []string
 		for _, t := range mine[:extra] {
+			if t.healthy() {
+				healthy--
+			}
 			w.stopTask(t, now, "ServiceSchedulerInitiated", "Scaling activity initiated by (service "+s.name+")")
 			stopped = append(stopped, "(task "+t.id+")")
 			primaryLive--
 			live--
-			if t.healthy() {
-				healthy--
-			}
 		}
 		s.addEvent(now, "(service %s) has stopped %d running tasks: %s.", s.name, len(stopped), strings.Join(stopped, " "))
 	}

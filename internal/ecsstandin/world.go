@@ -19,6 +19,8 @@ type world struct {
 	clock       *Clock
 	launcher    Launcher
 	scen        Scenario
+	start       time.Time   // the clock's starting time: rule and throttle windows count from it
+	ruleUses    map[int]int // tasks launched per rule index, for Rule.MaxTasks
 	clusters    map[string]*cluster
 	taskDefs    map[string]*taskDef // by ARN
 	families    map[string][]*taskDef

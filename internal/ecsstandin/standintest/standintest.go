@@ -66,11 +66,18 @@ func NewWorld(t *testing.T, sc ecsstandin.Scenario) *World {
 }
 
 // Svc shapes a service: behind a load balancer, with the circuit breaker
-// (and rollback), desired count (default 2).
+// (and rollback, unless NoRollback), desired count (default 2).
 type Svc struct {
 	LB      bool
 	Breaker bool
 	Desired int32
+	// NoRollback turns the breaker's rollback off.
+	NoRollback bool
+	// Threshold and ResetOnHealthyTask are the breaker's
+	// thresholdConfiguration and resetOnHealthyTask (nil: ECS's defaults,
+	// BOUNDED_PERCENT 50 and true).
+	Threshold          *types.ThresholdConfiguration
+	ResetOnHealthyTask *bool
 }
 
 // Service registers name's first task definition (container = the short
@@ -90,7 +97,8 @@ func (w *World) Service(name, image string, o Svc) string {
 	in := &ecs.CreateServiceInput{Cluster: aws.String("conveyor"), ServiceName: aws.String(name), TaskDefinition: td.TaskDefinition.TaskDefinitionArn,
 		DesiredCount: aws.Int32(o.Desired), LaunchType: types.LaunchTypeFargate,
 		DeploymentConfiguration: &types.DeploymentConfiguration{MinimumHealthyPercent: aws.Int32(50), MaximumPercent: aws.Int32(200),
-			DeploymentCircuitBreaker: &types.DeploymentCircuitBreaker{Enable: o.Breaker, Rollback: o.Breaker}}}
+			DeploymentCircuitBreaker: &types.DeploymentCircuitBreaker{Enable: o.Breaker, Rollback: o.Breaker && !o.NoRollback,
+				ThresholdConfiguration: o.Threshold, ResetOnHealthyTask: o.ResetOnHealthyTask}}}
 	if o.Desired == 0 {
 		in.DesiredCount = aws.Int32(2)
 	}
@@ -117,6 +125,54 @@ func (w *World) Settle(name string, want types.DeploymentRolloutState) {
 		}
 	}
 	w.t.Fatalf("service %s never reached %s", name, want)
+}
+
+// ServiceDeployments are the service's service deployments, newest first,
+// as DescribeServiceDeployments gives them.
+func (w *World) ServiceDeployments(name string) []types.ServiceDeployment {
+	w.t.Helper()
+	var arns []string
+	in := &ecs.ListServiceDeploymentsInput{Cluster: aws.String("conveyor"), Service: aws.String(name), MaxResults: aws.Int32(100)}
+	for {
+		out, err := w.API.ListServiceDeployments(w.Ctx, in)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		for _, b := range out.ServiceDeployments {
+			arns = append(arns, aws.ToString(b.ServiceDeploymentArn))
+		}
+		if out.NextToken == nil {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	var all []types.ServiceDeployment
+	for len(arns) > 0 {
+		n := min(len(arns), 20)
+		out, err := w.API.DescribeServiceDeployments(w.Ctx, &ecs.DescribeServiceDeploymentsInput{ServiceDeploymentArns: arns[:n]})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		all = append(all, out.ServiceDeployments...)
+		arns = arns[n:]
+	}
+	return all
+}
+
+// WaitServiceDeployment waits until the service's newest service deployment
+// has status want, and returns it.
+func (w *World) WaitServiceDeployment(name string, want types.ServiceDeploymentStatus) types.ServiceDeployment {
+	w.t.Helper()
+	var last types.ServiceDeploymentStatus
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if sds := w.ServiceDeployments(name); len(sds) > 0 {
+			if last = sds[0].Status; last == want {
+				return sds[0]
+			}
+		}
+	}
+	w.t.Fatalf("service %s: newest service deployment %s, never %s", name, last, want)
+	return types.ServiceDeployment{}
 }
 
 // Run is what an action run left behind.

@@ -4,7 +4,8 @@
 //
 // It prints the URL it serves on (aim clients there with
 // AWS_ENDPOINT_URL_ECS or --endpoint-url) and runs until interrupted.
-// GET /standin/stats reports call counts and deployments' terminal times;
+// GET /standin/stats reports call counts, throttled calls, connections, and
+// the terminal times of deployments and service deployments;
 // POST /standin/advance?by=30s moves the clock; PUT /standin/scenario
 // replaces the scenario.
 package main
