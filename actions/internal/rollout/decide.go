@@ -145,7 +145,7 @@ func Decide(m Memory, r Round, p Policy) (Outcome, Memory) {
 		}
 		if p.Final {
 			return Outcome{Verdict: TimedOut, Phase: m.Phase,
-				Reason: fmt.Sprintf("service deployment %s was still %s after %s", arn, sd.Status, p.Timeout)}, m
+				Reason: fmt.Sprintf("service deployment %s was still %s after %s%s", arn, sd.Status, p.Timeout, failedReads(m))}, m
 		}
 		return Outcome{}, m
 	case types.ServiceDeploymentStatusSuccessful:
@@ -270,6 +270,15 @@ func phaseOf(r Round) string {
 		fmt.Fprintf(&b, ", %d other tasks still running", old)
 	}
 	return b.String()
+}
+
+// failedReads says how many reads failed, for a TIMED_OUT reason: a watch
+// that saw little of the deployment should say so.
+func failedReads(m Memory) string {
+	if m.Failed == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d of %d reads of ECS failed, the last with: %v)", m.Failed, m.Failed+m.Reads, m.LastErr)
 }
 
 func orNone(s string) string {

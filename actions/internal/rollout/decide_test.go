@@ -43,8 +43,8 @@ func TestDecide(t *testing.T) {
 	missing := StoppedTask{ID: "t2", Code: types.TaskStopCodeTaskFailedToStart, Class: StopPermanent, At: t0.Add(5 * time.Second),
 		Line: "stopped task t2: CannotPullContainerError: manifest unknown"}
 	type step struct {
-		r     Round
-		final bool
+		r      Round
+		final  bool
 		want   Verdict // "" keep watching
 		first  string  // prefix of the reason
 		extend time.Duration
@@ -118,6 +118,11 @@ func TestDecide(t *testing.T) {
 		}},
 		{"never read at all", poll, []step{
 			{r: Round{At: t0, Err: errors.New("connection refused")}, final: true, want: Unknown, first: "the final read of ECS failed (connection refused), so the outcome is unknown (ECS was never read successfully"},
+		}},
+		{"in progress at the deadline after throttled reads says so", poll, []step{
+			{r: Round{At: t0, Err: throttled}},
+			{r: Round{At: t0.Add(poll), SD: sd(types.ServiceDeploymentStatusInProgress), Desired: 2}, final: true,
+				want: TimedOut, first: "service deployment " + sdArn + " was still IN_PROGRESS after 1m0s (1 of 2 reads of ECS failed, the last with: api error ThrottlingException: Rate exceeded)"},
 		}},
 		{"in progress at the deadline", poll, []step{
 			{r: Round{At: t0, SD: sd(types.ServiceDeploymentStatusInProgress), Desired: 2, Running: 1, Pending: 1, ServiceRunning: 3}, final: true,
