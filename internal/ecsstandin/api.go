@@ -63,7 +63,10 @@ func (s *Server) serveECS(rw http.ResponseWriter, r *http.Request) {
 	writeJSON(rw, http.StatusOK, out)
 }
 
-// writeJSON answers with a Content-Length, as AWS does. A chunked answer
+// writeJSON answers with a Content-Length, as AWS does ("Content-Length:
+// 220", "Connection: keep-alive" in the sample responses of
+// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServiceDeployments.html).
+// A chunked answer
 // (what net/http sends for a body over its buffer when no length is set)
 // ends with a terminating chunk that a client's JSON decoder may never read;
 // closing such a body early makes Go's transport drop the connection, so
