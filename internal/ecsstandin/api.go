@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -59,8 +60,27 @@ func (s *Server) serveECS(rw http.ResponseWriter, r *http.Request) {
 		writeError(rw, err)
 		return
 	}
+	writeJSON(rw, http.StatusOK, out)
+}
+
+// writeJSON answers with a Content-Length, as AWS does ("Content-Length:
+// 220", "Connection: keep-alive" in the sample responses of
+// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServiceDeployments.html).
+// A chunked answer
+// (what net/http sends for a body over its buffer when no length is set)
+// ends with a terminating chunk that a client's JSON decoder may never read;
+// closing such a body early makes Go's transport drop the connection, so
+// the stand-in itself would cause the reconnects it must never cause.
+func writeJSON(rw http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b, _ = json.Marshal(map[string]string{"__type": "ServerException", "message": "ecs stand-in: encode the answer: " + err.Error()})
+	}
 	rw.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	_ = json.NewEncoder(rw).Encode(out)
+	rw.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	rw.WriteHeader(status)
+	_, _ = rw.Write(b)
 }
 
 func writeError(rw http.ResponseWriter, err error) {
@@ -68,14 +88,12 @@ func writeError(rw http.ResponseWriter, err error) {
 	if !ok {
 		ae = apiError{"ServerException", err.Error()}
 	}
-	rw.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	rw.Header().Set("X-Amzn-ErrorType", ae.code)
 	status := http.StatusBadRequest
 	if ae.code == "ServerException" {
 		status = http.StatusInternalServerError
 	}
-	rw.WriteHeader(status)
-	_ = json.NewEncoder(rw).Encode(map[string]string{"__type": ae.code, "message": ae.msg})
+	writeJSON(rw, status, map[string]string{"__type": ae.code, "message": ae.msg})
 }
 
 var reqSeq atomic.Uint64

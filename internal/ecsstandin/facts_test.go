@@ -3,6 +3,9 @@ package ecsstandin
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -433,8 +436,25 @@ func TestThrottleWindowAndConnections(t *testing.T) {
 	if err := call(); err != nil {
 		t.Errorf("after the window: %v", err)
 	}
-	if n := f.s.Stats().Connections; n != 1 {
-		t.Errorf("the calls used %d connections; want one kept alive", n)
+	// Go's transport may itself close a connection whose request context
+	// the SDK cancels as the call returns; the server must close none.
+	if st := f.s.Stats(); st.ServerClosedConnections != 0 || st.Connections == 0 {
+		t.Errorf("the stand-in closed %d of %d connections; want none", st.ServerClosedConnections, st.Connections)
+	}
+	// The counter sees a close the server makes: one a raw client asks for
+	// with "Connection: close" while keeping its end open.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(f.s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"cluster":"c","services":["web"]}`
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: %sDescribeServices\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", targetPrefix, len(body), body)
+	if _, err := io.ReadAll(conn); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.s.Stats().ServerClosedConnections; n != 1 {
+		t.Errorf("a server-side close counted %d times, want 1", n)
 	}
 	if err := (Scenario{Throttle: []ThrottleWindow{{Ops: []string{"DescribeService"}, UntilSeconds: 5}}}).validate(); err == nil {
 		t.Error("a throttle window naming no real operation was accepted")

@@ -30,6 +30,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -53,13 +54,52 @@ type Options struct {
 
 // Server is a running stand-in.
 type Server struct {
-	w   *world
-	srv *http.Server
-	ln  net.Listener
-	URL string // http://127.0.0.1:PORT once listening
-	// conns counts accepted TCP connections: clients that keep theirs
-	// alive should see it stay at one per client.
-	conns atomic.Int64
+	w       *world
+	srv     *http.Server
+	ln      net.Listener
+	URL     string // http://127.0.0.1:PORT once listening
+	closing atomic.Bool
+	// conns counts accepted TCP connections, serverClosed those the
+	// stand-in closed while the client had not (see countingListener).
+	conns, serverClosed atomic.Int64
+}
+
+// countingListener tells connections the client ended (a read saw EOF or
+// a reset before Close) from those the server closed on its own.
+type countingListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.s.conns.Add(1)
+	return &countingConn{Conn: c, s: l.s}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	s          *Server
+	clientGone atomic.Bool
+	closed     atomic.Bool
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		c.clientGone.Store(true)
+	}
+	return n, err
+}
+
+func (c *countingConn) Close() error {
+	if !c.closed.Swap(true) && !c.clientGone.Load() && !c.s.closing.Load() {
+		c.s.serverClosed.Add(1)
+	}
+	return c.Conn.Close()
 }
 
 // New returns a stand-in that is not yet listening; it is an http.Handler.
@@ -97,13 +137,8 @@ func (s *Server) Listen(addr string) error {
 	// starts ReadHeaderTimeout only once the next request's first bytes
 	// arrive), and every answer, errors and throttling included, is a
 	// complete HTTP response on the same connection.
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second,
-		ConnState: func(_ net.Conn, st http.ConnState) {
-			if st == http.StateNew {
-				s.conns.Add(1)
-			}
-		}}
-	go func() { _ = s.srv.Serve(ln) }()
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.srv.Serve(countingListener{Listener: ln, s: s}) }()
 	return nil
 }
 
@@ -112,6 +147,7 @@ func (s *Server) Close() error {
 	if s.srv == nil {
 		return nil
 	}
+	s.closing.Store(true)
 	err := s.srv.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -176,10 +212,14 @@ func (s *Server) SetScenario(sc Scenario) error {
 // Stats are what the stand-in counted: calls per operation, throttled calls,
 // and each deployment's terminal transition.
 type Stats struct {
-	Calls       map[string]int    `json:"calls"`
-	Throttled   int               `json:"throttled"`
-	Connections int64             `json:"connections"` // TCP connections accepted
-	Deployments []DeploymentStats `json:"deployments"`
+	Calls       map[string]int `json:"calls"`
+	Throttled   int            `json:"throttled"`
+	Connections int64          `json:"connections"` // TCP connections accepted
+	// ServerClosedConnections counts connections the stand-in closed while
+	// the client still held them open; it stays 0 (a client, or its
+	// transport, may close its own at any time).
+	ServerClosedConnections int64             `json:"serverClosedConnections"`
+	Deployments             []DeploymentStats `json:"deployments"`
 	// ServiceDeployments are the service deployments, oldest first.
 	ServiceDeployments []ServiceDeploymentStats `json:"serviceDeployments"`
 }
@@ -214,7 +254,8 @@ func (s *Server) Stats() Stats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.advance(w.clock.Now())
-	st := Stats{Calls: map[string]int{}, Throttled: w.throttled, Connections: s.conns.Load()}
+	st := Stats{Calls: map[string]int{}, Throttled: w.throttled, Connections: s.conns.Load(),
+		ServerClosedConnections: s.serverClosed.Load()}
 	for k, v := range w.calls {
 		st.Calls[k] = v
 	}

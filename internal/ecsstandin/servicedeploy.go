@@ -123,9 +123,12 @@ func (w *world) newRevision(s *service, taskDef string, now time.Time) *serviceR
 	return r
 }
 
-// sdID is a service deployment id: AWS's are 20 characters of letters,
-// digits, '-' and '_' (for example NCWGC2ZR-taawPAYrIaU5, from the
-// DescribeServiceDeployments example in the API reference).
+// sdID is a service deployment id: AWS's are about 20 characters of
+// letters, digits, '-' and '_' (NCWGC2ZR-taawPAYrIaU5 in the API
+// reference's DescribeServiceDeployments example; a published real one,
+// EXsdro8Rs9T3dIOLon0qU, has 21), while service revision ids are 19 digits
+// (4980306466373577095 in the same example). Clients must treat both as
+// opaque.
 func (w *world) sdID() string {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	w.seq++

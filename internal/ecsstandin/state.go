@@ -317,13 +317,20 @@ func (w *world) stopTask(t *task, now time.Time, code, reason string) {
 	t.lastStatus = "STOPPING"
 }
 
-// Reason texts ECS writes into a deployment's rolloutStateReason. Captures:
-// "ECS deployment circuit breaker: tasks failed to start." in
-// https://github.com/aws/containers-roadmap/issues/1488; the rollback and
-// the in-progress/completed texts as quoted from real DescribeServices
-// output in aws-actions/amazon-ecs-deploy-task-definition issues #191 and
-// #494 (the breaker rollback) and ecspresso #732. No other text is written:
-// in particular no deployment ever says just "rolling back".
+// Reason texts ECS writes into a deployment's rolloutStateReason, and
+// nothing else (no deployment ever says just "rolling back"):
+//   - "ECS deployment circuit breaker: rolling back to deploymentId <id>.":
+//     the rollback deployment's reason in the developer guide's example
+//     events, https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_service_deployment_events.html
+//     ("The difference between the two is in the reason field").
+//   - "ECS deployment circuit breaker: tasks failed to start.": a capture in
+//     https://github.com/aws/containers-roadmap/issues/1488.
+//   - "ECS deployment <id> in progress." and "ECS deployment <id>
+//     completed.": captures of real describe-services output published in
+//     public repositories (for example "ECS deployment
+//     ecs-svc/2474979950726421586 completed." in an ECS Anywhere
+//     walkthrough); a rollback deployment that completes says "completed."
+//     like any other, which is why no verdict may look for "rolling back".
 const (
 	reasonInProgress  = "ECS deployment %s in progress."
 	reasonCompleted   = "ECS deployment %s completed."
