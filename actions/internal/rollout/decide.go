@@ -203,7 +203,9 @@ func decideSuccessful(m Memory, r Round, p Policy, arn string) (Outcome, Memory)
 		m.HealthySince = r.At
 	}
 	held := r.At.Sub(m.HealthySince)
-	if held >= p.Settle {
+	// Reads one poll apart are a settle window of one poll, give or take
+	// the jitter of the loop (a tenth).
+	if held >= p.Settle-p.Settle/10 {
 		return Outcome{Verdict: Succeeded, Reason: fmt.Sprintf("service deployment %s SUCCESSFUL; %d of %d tasks run the pinned digests, steady for %s",
 			arn, r.Running, r.Desired, held.Round(time.Millisecond))}, m
 	}

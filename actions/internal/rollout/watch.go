@@ -110,6 +110,9 @@ func (w *Watcher) Watch(ctx context.Context, results []*Result) {
 		} else if interval > poll {
 			interval = max(poll, interval/2)
 		}
+		if !anyPending(all) {
+			return
+		}
 		// Sleep until the next poll or the next deadline, whichever is
 		// first, so a verdict comes at most one poll after its deadline.
 		wake := time.Now().Add(interval)
@@ -129,6 +132,15 @@ func (w *Watcher) Watch(ctx context.Context, results []*Result) {
 			t.Stop()
 		}
 	}
+}
+
+func anyPending(all []*watched) bool {
+	for _, x := range all {
+		if !x.done {
+			return true
+		}
+	}
+	return false
 }
 
 // isFinal says whether this round is the deployment's last: its deadline
@@ -207,8 +219,12 @@ func (w *Watcher) round(ctx context.Context, pending []*watched, final map[*watc
 					w.logf("%s: reading ECS failed (not evidence; will read again): %v", x.r.Service, err)
 				}
 			}
+			was := x.mem.Status
 			out, mem := Decide(x.mem, rd, Policy{Settle: settle, Final: final[x], Timeout: x.nextDeadline().Sub(x.r.Started).Round(time.Second)})
 			x.mem = mem
+			if mem.Status != was {
+				w.logf("%s: service deployment %s: %s (%s)", x.r.Service, x.r.ServiceDeployment, mem.Status, mem.Phase)
+			}
 			if out.Extend > 0 {
 				// Found SUCCESSFUL at the deadline: one more read after
 				// the rest of the settle window decides.
