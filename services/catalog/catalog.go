@@ -47,7 +47,8 @@ type Service struct {
 	Calls []Call
 }
 
-// Services are conveyor's services, in name order.
+// Services are conveyor's services. Order does not matter: everything
+// derived from the list uses Names, which sorts.
 var Services = []Service{
 	{
 		Name: "api", Package: "./services/api", Port: 8080, Ready: "serving",
@@ -103,6 +104,7 @@ func Names() []string {
 	for i, s := range Services {
 		out[i] = s.Name
 	}
+	slices.Sort(out)
 	return out
 }
 

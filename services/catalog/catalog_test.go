@@ -36,7 +36,7 @@ func fargateSizeOK(cpu, memory int) bool {
 func TestEveryServiceIsDeployable(t *testing.T) {
 	root := testenv.RepoRoot(t)
 	if !slices.IsSorted(Names()) {
-		t.Errorf("Services are not in name order: %v (build lists and action defaults are derived from this order)", Names())
+		t.Errorf("Names() = %v, not in name order (build lists and action defaults are derived from it)", Names())
 	}
 	name := regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
 	seen := map[string]bool{}
