@@ -54,6 +54,10 @@ func agreement(root string, svcs []catalog.Service) []string {
 	for _, y := range yamls {
 		add(yamlAgrees(y, svcs))
 	}
+	scripts, _ := filepath.Glob(filepath.Join(root, "bench", "*.sh"))
+	for _, sh := range scripts {
+		add(linesAgree(sh, svcs))
+	}
 	// Paths relative to the repository read the same on every machine.
 	for i, p := range problems {
 		problems[i] = strings.ReplaceAll(p, root+string(filepath.Separator), "")
@@ -284,11 +288,10 @@ func word(name string) *regexp.Regexp {
 	return regexp.MustCompile(`(^|[^A-Za-z0-9_])` + regexp.QuoteMeta(name) + `($|[^A-Za-z0-9_])`)
 }
 
-// yamlAgrees checks a workflow or action file: every line that names two or
-// more catalogued services (a services input, a choice list, a shell case)
-// names all of them, and every workflow_dispatch choice input that offers
-// a service offers all of them.
-func yamlAgrees(path string, svcs []catalog.Service) ([]string, error) {
+// linesAgree checks a text file: every line that names two or more
+// catalogued services (a services input, a choice list, a shell case or
+// array) names all of them.
+func linesAgree(path string, svcs []catalog.Service) ([]string, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -306,6 +309,21 @@ func yamlAgrees(path string, svcs []catalog.Service) ([]string, error) {
 		if len(named) >= 2 && len(missing) > 0 {
 			problems = append(problems, fmt.Sprintf("%s:%d: names %v but not %v (services/catalog): %s", path, i+1, named, missing, strings.TrimSpace(line)))
 		}
+	}
+	return problems, nil
+}
+
+// yamlAgrees checks a workflow or action file: its lines (linesAgree), and
+// every workflow_dispatch choice input that offers a service offers all of
+// them.
+func yamlAgrees(path string, svcs []catalog.Service) ([]string, error) {
+	problems, err := linesAgree(path, svcs)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
 	}
 	var wf struct {
 		On struct {

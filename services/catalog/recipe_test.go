@@ -121,7 +121,9 @@ func TestTheRecipeAddsAFourthService(t *testing.T) {
 		}
 	}
 	yamls, _ := filepath.Glob(filepath.Join(repo, ".github", "workflows", "*.yml"))
-	for _, y := range append(yamls, filepath.Join(repo, "actions", "build-push", "action.yml")) {
+	scripts, _ := filepath.Glob(filepath.Join(repo, "bench", "*.sh"))
+	yamls = append(append(yamls, filepath.Join(repo, "actions", "build-push", "action.yml")), scripts...)
+	for _, y := range yamls {
 		extendYAML(t, y, "dlq", "toy")
 	}
 	if out, err := goCmd(ctx, repo, "test", "-count=1", "-run", "^(TestEveryFileAgreesWithTheCatalogue|TestEveryServiceIsDeployable)$", "./services/catalog/"); err != nil {
@@ -480,6 +482,7 @@ func TestExtendLineRepeatsTheItemWithItsSeparator(t *testing.T) {
 		{`api|worker|dlq) services="$N-$S" ;;`, `api|worker|dlq|toy) services="$N-$S" ;;`},
 		{"# services <name>-api/-worker/-dlq, repositories", "# services <name>-api/-worker/-dlq/-toy, repositories"},
 		{"default: api,dlq,worker", "default: api,dlq,toy,worker"},
+		{"services=(api worker dlq)", "services=(api worker dlq toy)"},
 		{"uses module.data.dlq_url only", "uses module.data.dlq_url only"},
 	} {
 		if got := extendLine(tc.in, "dlq", "toy"); got != tc.want {
