@@ -37,7 +37,7 @@ variable "services" {
 }
 
 locals {
-  services      = { for k, v in var.services : k => merge(v, { family = "${var.name}-${k}" }) }
+  services      = { for k, v in var.services : k => merge(v, { family = "${var.name}-${k}", cluster = module.cluster.arn }) }
   service_arns  = [for k, m in module.service : m.service_arn]
 }
 

@@ -163,7 +163,9 @@ func instances(b *hclsyntax.Block, ctx *hcl.EvalContext, at string, problems *[]
 		return []instance{{ctx: ctx}}
 	}
 	coll, diags := fe.Expr.Value(ctx)
-	if diags.HasErrors() || !coll.IsWhollyKnown() || coll.IsNull() || !(coll.CanIterateElements()) {
+	// Like Terraform, only the keys must be known: a value may hold
+	// attributes that need state (a target group ARN).
+	if diags.HasErrors() || !coll.IsKnown() || coll.IsNull() || !coll.CanIterateElements() {
 		*problems = append(*problems, fmt.Sprintf("%s: for_each of module %s cannot be read without Terraform state: %s", at, b.Labels[0], diags.Error()))
 		return nil
 	}
