@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/conveyor-dev/conveyor/actions/internal/gha"
+	"github.com/conveyor-dev/conveyor/services/catalog"
 )
 
 // TestPipelineChainsTheActionsAsTheRunnerWould runs the main job (make demo,
@@ -60,13 +61,13 @@ func TestPipelineChainsTheActionsAsTheRunnerWould(t *testing.T) {
 		if err := json.Unmarshal([]byte(out["image-map"]), &images); err != nil {
 			t.Fatalf("build-push %s image-map output %q: %v", rev, out["image-map"], err)
 		}
-		for _, svc := range []string{"api", "worker", "dlq"} {
+		for _, svc := range catalog.Names() {
 			if ref := images[svc]; !strings.Contains(ref, "/conveyor/"+svc+"@sha256:") || !strings.HasSuffix(ref, out["digest-"+svc]) {
 				t.Errorf("build-push %s: image-map[%s] = %q, digest-%s = %q", rev, svc, ref, svc, out["digest-"+svc])
 			}
 		}
 		summary, _ := os.ReadFile(filepath.Join(dir, "build-"+rev+".md"))
-		for _, svc := range []string{"api", "worker", "dlq"} {
+		for _, svc := range catalog.Names() {
 			if !strings.Contains(string(summary), svc) || !strings.Contains(string(summary), "sha256:") {
 				t.Errorf("build-push %s summary lacks %s and its digest:\n%s", rev, svc, summary)
 			}

@@ -1,6 +1,6 @@
 // Command demo runs the system locally (`make demo`): it starts moto,
-// creates the tasks table and queues, builds and starts the api, worker and
-// dlq as processes, submits a handful of tasks with taskctl and shows them
+// creates the tasks table and queues, builds and starts every service in
+// services/catalog as a process, submits a handful of tasks with taskctl and shows them
 // to completion, then shuts everything down, on success, on error and on
 // Ctrl-C alike. Service logs go to files named in the output.
 package main
@@ -13,12 +13,15 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/conveyor-dev/conveyor/internal/motoserver"
+	"github.com/conveyor-dev/conveyor/internal/testenv"
+	"github.com/conveyor-dev/conveyor/services/catalog"
 	"github.com/conveyor-dev/conveyor/services/local/localrun"
 	"github.com/conveyor-dev/conveyor/services/local/provision"
 )
@@ -96,41 +99,48 @@ func (d *demo) createWorld(ctx context.Context) error {
 }
 
 func (d *demo) buildServices(ctx context.Context) error {
-	step("building api, worker, dlq and taskctl")
+	names := append(catalog.Names(), localrun.Client)
+	step("building %s", strings.Join(names, ", "))
 	var err error
-	d.bins, err = localrun.Build(ctx, d.dir, localrun.Services...)
+	d.bins, err = localrun.Build(ctx, d.dir, names...)
 	return err
 }
 
+// startServices starts every catalogued service, in catalogue order, with
+// short polls so the demo moves quickly; a service with a port gets a free
+// loopback address.
 func (d *demo) startServices(ctx context.Context) error {
-	addr, err := localrun.FreePort()
-	if err != nil {
-		return err
-	}
-	d.api = addr
-	env := append(d.moto.Env(), d.world.Env()...)
-	for _, s := range []struct {
-		name, ready string
-		env         []string
-	}{
-		{"api", `"msg":"serving"`, []string{"CONVEYOR_LISTEN=" + addr, "CONVEYOR_DRAIN_WINDOW=1s"}},
-		{"worker", "worker started", []string{"CONVEYOR_WAIT_TIME=2s", "CONVEYOR_RETRY_DELAY=1s"}},
-		{"dlq", "dlq drainer started", []string{"CONVEYOR_WAIT_TIME=2s"}},
-	} {
-		logPath := filepath.Join(d.dir, s.name+".log")
+	common := append(d.moto.Env(), d.world.Env()...)
+	common = append(common, "CONVEYOR_WAIT_TIME=2s", "CONVEYOR_RETRY_DELAY=1s", "CONVEYOR_DRAIN_WINDOW=1s")
+	for _, s := range catalog.Services {
+		env := common
+		if s.Port != 0 {
+			addr, err := testenv.FreeAddr()
+			if err != nil {
+				return err
+			}
+			env = append(env[:len(env):len(env)], "CONVEYOR_LISTEN="+addr)
+			if s.Name == "api" {
+				d.api = addr
+			}
+		}
+		logPath := filepath.Join(d.dir, s.Name+".log")
 		f, err := os.Create(logPath)
 		if err != nil {
 			return err
 		}
-		p, err := localrun.Start(s.name, d.bins[s.name], append(append([]string{}, env...), s.env...), f)
+		p, err := localrun.Start(s.Name, d.bins[s.Name], env, f)
 		if err != nil {
 			return err
 		}
 		d.procs = append(d.procs, p)
-		if _, err := p.WaitLog(30*time.Second, s.ready); err != nil {
+		if _, err := p.WaitLog(30*time.Second, localrun.ReadyLog(s)); err != nil {
 			return fmt.Errorf("%w (log: %s)", err, logPath)
 		}
-		step("started %s (pid %d, log %s)", s.name, p.Pid(), logPath)
+		step("started %s (pid %d, log %s)", s.Name, p.Pid(), logPath)
+	}
+	if d.api == "" {
+		return errors.New("no api in services/catalog: the demo submits its tasks to the api")
 	}
 	return ctx.Err()
 }

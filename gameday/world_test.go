@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +35,8 @@ import (
 	"github.com/conveyor-dev/conveyor/internal/grpclb"
 	"github.com/conveyor-dev/conveyor/internal/motoserver"
 	"github.com/conveyor-dev/conveyor/internal/realtask"
+	"github.com/conveyor-dev/conveyor/internal/testenv"
+	"github.com/conveyor-dev/conveyor/services/catalog"
 	"github.com/conveyor-dev/conveyor/services/local/provision"
 	taskv1 "github.com/conveyor-dev/conveyor/services/proto/taskv1"
 )
@@ -82,20 +85,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
 // images builds and pushes the releases to an in-process OCI registry
 // (go-containerregistry's), once.
 func images(t *testing.T) releases {
 	t.Helper()
-	buildOnce.Do(func() { built = buildReleases(t, moduleRoot(t)) })
+	buildOnce.Do(func() { built = buildReleases(t, testenv.RepoRoot(t)) })
 	if built.err != nil {
 		t.Fatalf("build the releases: %v", built.err)
 	}
@@ -129,7 +123,7 @@ func buildReleases(t *testing.T, root string) releases {
 			return nil, fmt.Errorf("build-push %s: %v\n%s", rev, err, out)
 		}
 		out := release{}
-		for _, svc := range []string{"api", "worker", "dlq"} {
+		for _, svc := range catalog.Names() {
 			ref, err := name.ParseReference(r.registry + "/conveyor/" + svc + ":" + rev)
 			if err != nil {
 				return nil, err
@@ -294,18 +288,27 @@ func (w *world) service(svc, ctr, img string, desired int32, env ...string) {
 	w.t.Helper()
 	def := types.ContainerDefinition{Name: aws.String(ctr), Image: aws.String(img), Essential: aws.Bool(true),
 		Environment: kv(append(append([]string{}, w.env...), env...))}
+	spec, err := catalog.Lookup(ctr)
+	if err != nil {
+		w.t.Fatal(err)
+	}
 	var lbs []types.LoadBalancer
+	if spec.Port != 0 {
+		def.PortMappings = []types.PortMapping{{ContainerPort: aws.Int32(spec.Port), Protocol: types.TransportProtocolTcp}}
+		lbs = []types.LoadBalancer{{TargetGroupArn: aws.String(targetGroup), ContainerName: aws.String(ctr), ContainerPort: aws.Int32(spec.Port)}}
+	}
+	// Stop timeouts shorter than production's keep the game days quick;
+	// the drain logic is the same at any length.
 	switch ctr {
 	case "api":
-		def.PortMappings = []types.PortMapping{{ContainerPort: aws.Int32(8080), Protocol: types.TransportProtocolTcp}}
 		def.StopTimeout = aws.Int32(10)
-		lbs = []types.LoadBalancer{{TargetGroupArn: aws.String(targetGroup), ContainerName: aws.String("api"), ContainerPort: aws.Int32(8080)}}
 	case "worker":
 		def.StopTimeout = aws.Int32(20)
 	}
 	td, err := w.ecs.RegisterTaskDefinition(w.ctx, &ecs.RegisterTaskDefinitionInput{Family: aws.String(svc),
 		ContainerDefinitions: []types.ContainerDefinition{def}, NetworkMode: types.NetworkModeAwsvpc,
-		RequiresCompatibilities: []types.Compatibility{types.CompatibilityFargate}, Cpu: aws.String("512"), Memory: aws.String("1024")})
+		RequiresCompatibilities: []types.Compatibility{types.CompatibilityFargate},
+		Cpu:                     aws.String(strconv.Itoa(spec.CPU)), Memory: aws.String(strconv.Itoa(spec.Memory))})
 	if err != nil {
 		w.t.Fatalf("register task definition %s: %v", svc, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,39 +30,43 @@ import (
 	"github.com/hashicorp/terraform-exec/tfexec"
 
 	"github.com/conveyor-dev/conveyor/internal/motoserver"
+	"github.com/conveyor-dev/conveyor/services/catalog"
 )
 
-// design holds DESIGN.md's table: what each service must look like.
-var design = map[string]struct {
+// serviceDesign is what one service must look like once applied.
+type serviceDesign struct {
 	min, max    int32
 	cpu, memory string
 	stopTimeout int32
-}{
-	"api":    {min: 2, max: 10, cpu: "512", memory: "1024", stopTimeout: 30},
-	"worker": {min: 4, max: 20, cpu: "1024", memory: "2048", stopTimeout: 120},
-	"dlq":    {min: 1, max: 2, cpu: "256", memory: "512", stopTimeout: 30},
 }
+
+// design is the service catalogue's sizes, counts and stop timeouts.
+var design = func() map[string]serviceDesign {
+	out := map[string]serviceDesign{}
+	for _, s := range catalog.Services {
+		out[s.Name] = serviceDesign{min: int32(s.MinCount), max: int32(s.MaxCount), cpu: strconv.Itoa(s.CPU),
+			memory: strconv.Itoa(s.Memory), stopTimeout: int32(s.StopTimeout.Seconds())}
+	}
+	return out
+}()
 
 // grant is one effective permission: an action on one resource. Resources
 // are named symbolically ("table", "queue", "dlq") and resolved to the ARNs
 // moto reports.
 type grant struct{ action, resource string }
 
-// taskRoleGrants is notes/contract.md's list of AWS calls per service.
-var taskRoleGrants = map[string][]grant{
-	"api": {
-		{"dynamodb:GetItem", "table"}, {"dynamodb:PutItem", "table"}, {"dynamodb:UpdateItem", "table"},
-		{"sqs:SendMessage", "queue"},
-	},
-	"worker": {
-		{"dynamodb:UpdateItem", "table"},
-		{"sqs:ReceiveMessage", "queue"}, {"sqs:DeleteMessage", "queue"}, {"sqs:ChangeMessageVisibility", "queue"},
-	},
-	"dlq": {
-		{"dynamodb:UpdateItem", "table"},
-		{"sqs:ReceiveMessage", "dlq"}, {"sqs:DeleteMessage", "dlq"},
-	},
-}
+// taskRoleGrants are the catalogue's AWS calls per service, as grants.
+var taskRoleGrants = func() map[string][]grant {
+	out := map[string][]grant{}
+	for _, s := range catalog.Services {
+		for res, actions := range s.Actions() {
+			for _, a := range actions {
+				out[s.Name] = append(out[s.Name], grant{a, res})
+			}
+		}
+	}
+	return out
+}()
 
 // TestLocalEnvironmentAppliesToMoto applies environments/local to moto, reads
 // the architecture back through the AWS SDK, checks what moto cannot hold in
@@ -337,7 +342,7 @@ func (w world) checkServices(cluster string, names map[string]string) {
 		}
 		def := td.TaskDefinition
 		if aws.ToString(def.Cpu) != d.cpu || aws.ToString(def.Memory) != d.memory {
-			t.Errorf("task definition %s: cpu %s / memory %s, want %s / %s (DESIGN.md)", aws.ToString(def.TaskDefinitionArn), aws.ToString(def.Cpu), aws.ToString(def.Memory), d.cpu, d.memory)
+			t.Errorf("task definition %s: cpu %s / memory %s, want %s / %s (services/catalog)", aws.ToString(def.TaskDefinitionArn), aws.ToString(def.Cpu), aws.ToString(def.Memory), d.cpu, d.memory)
 		}
 		if len(def.ContainerDefinitions) != 1 || aws.ToString(def.ContainerDefinitions[0].Name) != svc {
 			t.Fatalf("task definition %s: containers %d, want one named %s", aws.ToString(def.TaskDefinitionArn), len(def.ContainerDefinitions), svc)

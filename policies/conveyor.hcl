@@ -5,7 +5,8 @@
 # so policy-check --code services compares the role with the AWS calls the
 # code makes. Resources are Terraform references, resolved in the root
 # module being checked (infra/environments/production), or ARN patterns.
-# The task roles follow notes/contract.md and services/internal/awscalls.
+# Each task role grants exactly the AWS calls services/catalog lists for its
+# service; go test ./services/catalog/ compares them.
 
 role "module.api.aws_iam_role.task" {
   code = "api"
@@ -26,7 +27,8 @@ role "module.worker.aws_iam_role.task" {
     resources = [module.data.table_arn]
   }
   allow {
-    # ChangeMessageVisibility is a written-down deviation from DESIGN.md:
+    # ChangeMessageVisibility is a written-down deviation from the design's
+    # role table (catalog.Deviations):
     # visibility heartbeat for long tasks, visibility 0 on SIGTERM.
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
     resources = [module.data.queue_arn]

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -18,8 +19,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"gopkg.in/yaml.v3"
 
+	"github.com/conveyor-dev/conveyor/actions/internal/buildpush"
 	"github.com/conveyor-dev/conveyor/actions/internal/gha"
-	"github.com/conveyor-dev/conveyor/actions/internal/image"
+	"github.com/conveyor-dev/conveyor/internal/testenv"
+	"github.com/conveyor-dev/conveyor/services/catalog"
 )
 
 // runner runs the action as the GitHub runner would: inputs in INPUT_*
@@ -29,6 +32,7 @@ type runner struct {
 	out     string
 	summary string
 	log     bytes.Buffer
+	stderr  bytes.Buffer
 }
 
 func newRunner(t *testing.T, inputs map[string]string) *runner {
@@ -46,8 +50,20 @@ func newRunner(t *testing.T, inputs map[string]string) *runner {
 	return r
 }
 
+// run runs the action and returns its exit code; the code is also kept.
+func (r *runner) exit(args ...string) int {
+	r.log.Reset()
+	r.stderr.Reset()
+	return run(context.Background(), args, func(k string) string { return r.env[k] }, &r.log, &r.stderr)
+}
+
+// run runs the action; a non-zero exit is an error carrying the log, where
+// the action writes its ::error annotation.
 func (r *runner) run(args ...string) error {
-	return run(context.Background(), args, gha.NewRunner(func(k string) string { return r.env[k] }, &r.log))
+	if code := r.exit(args...); code != 0 {
+		return fmt.Errorf("exit %d: %s%s", code, r.log.String(), r.stderr.String())
+	}
+	return nil
 }
 
 // outputs reads the outputs the action wrote.
@@ -57,14 +73,6 @@ func (r *runner) outputs(t *testing.T) map[string]string {
 		t.Fatal(err)
 	}
 	return out
-}
-
-func root(t *testing.T) string {
-	abs, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
 }
 
 const rev = "fedcba9876543210fedcba9876543210fedcba98"
@@ -80,7 +88,7 @@ func TestActionPushesAndReportsImageMapDigestsAndSummary(t *testing.T) {
 		"repository-prefix": prefix,
 		"revision":          rev,
 		"source-date-epoch": "1767225600",
-		"working-directory": root(t),
+		"working-directory": testenv.RepoRoot(t),
 		"registry-auth":     "docker",
 		"cache-dir":         t.TempDir(),
 	}
@@ -93,7 +101,7 @@ func TestActionPushesAndReportsImageMapDigestsAndSummary(t *testing.T) {
 	if err := json.Unmarshal([]byte(outs["image-map"]), &m); err != nil {
 		t.Fatalf("image-map %q: %v", outs["image-map"], err)
 	}
-	for _, svc := range image.ServiceNames() {
+	for _, svc := range catalog.Names() {
 		want := prefix + "/" + svc + "@" + outs["digest-"+svc]
 		if m[svc] != want || !strings.HasPrefix(outs["digest-"+svc], "sha256:") {
 			t.Errorf("%s: image-map %q, digest output %q", svc, m[svc], outs["digest-"+svc])
@@ -133,7 +141,7 @@ func TestActionWritesOCILayoutWithoutPushing(t *testing.T) {
 	dir := t.TempDir()
 	r := newRunner(t, nil)
 	err := r.run("--services", "worker", "--push", "false", "--oci-layout", dir, "--revision", rev,
-		"--source-date-epoch", "1767225600", "--working-directory", root(t), "--platforms", "linux/amd64")
+		"--source-date-epoch", "1767225600", "--working-directory", testenv.RepoRoot(t), "--platforms", "linux/amd64")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, r.log.String())
 	}
@@ -168,10 +176,31 @@ func TestActionRejectsBadInputBeforeBuilding(t *testing.T) {
 		{[]string{"--repository-prefix", "r.example/c", "--registry-auth", "magic", "--revision", "x", "--source-date-epoch", "1"}, `registry-auth "magic"`},
 	} {
 		r := newRunner(t, nil)
-		err := r.run(tc.args...)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
+		code := r.exit(tc.args...)
+		if code != 2 || !strings.Contains(r.log.String(), "::error title=build-push::") || !strings.Contains(r.log.String(), tc.want) {
+			t.Errorf("%v: exit %d, log %q; want exit 2 and an error annotation with %q", tc.args, code, r.log.String(), tc.want)
 		}
+		if _, err := os.Stat(r.out); !os.IsNotExist(err) {
+			t.Errorf("%v: rejected inputs still wrote the outputs file (%v)", tc.args, err)
+		}
+	}
+}
+
+func TestHelpExitsZeroAndListsEveryInput(t *testing.T) {
+	for _, arg := range []string{"--help", "-h"} {
+		r := newRunner(t, nil)
+		if code := r.exit(arg); code != 0 {
+			t.Errorf("%s: exit %d, want 0; log %s", arg, code, r.log.String())
+		}
+		for _, in := range buildpush.Inputs {
+			if !strings.Contains(r.stderr.String(), "-"+in.Name) {
+				t.Errorf("%s: usage does not list --%s:\n%s", arg, in.Name, r.stderr.String())
+			}
+		}
+	}
+	r := newRunner(t, nil)
+	if code := r.exit("--no-such-flag"); code != 2 {
+		t.Errorf("--no-such-flag: exit %d, want 2", code)
 	}
 }
 
@@ -202,7 +231,7 @@ func TestActionYAMLMapsEveryInputAndOutput(t *testing.T) {
 		t.Fatalf("runs: %+v", a.Runs)
 	}
 	env := a.Runs.Steps[1].Env
-	for _, in := range inputs {
+	for _, in := range buildpush.Inputs {
 		y, ok := a.Inputs[in.Name]
 		if !ok || y.Description == "" {
 			t.Errorf("input %s missing or undescribed in action.yml", in.Name)
@@ -214,11 +243,11 @@ func TestActionYAMLMapsEveryInputAndOutput(t *testing.T) {
 			t.Errorf("env %s = %q, want %q", gha.EnvName(in.Name), env[gha.EnvName(in.Name)], want)
 		}
 	}
-	if len(a.Inputs) != len(inputs) || len(env) != len(inputs) {
-		t.Errorf("action.yml has %d inputs and %d env entries, the binary reads %d", len(a.Inputs), len(env), len(inputs))
+	if len(a.Inputs) != len(buildpush.Inputs) || len(env) != len(buildpush.Inputs) {
+		t.Errorf("action.yml has %d inputs and %d env entries, the binary reads %d", len(a.Inputs), len(env), len(buildpush.Inputs))
 	}
 	for _, o := range append([]string{"image-map", "revision"}, func() (d []string) {
-		for _, s := range image.ServiceNames() {
+		for _, s := range catalog.Names() {
 			d = append(d, "digest-"+s)
 		}
 		return

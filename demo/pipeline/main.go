@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/conveyor-dev/conveyor/internal/taskload"
+	"github.com/conveyor-dev/conveyor/internal/testenv"
 )
 
 func main() {
@@ -59,7 +60,7 @@ type pipeline struct {
 const steps = 8
 
 func run(ctx context.Context, keep bool, scale float64) int {
-	root, err := moduleRoot()
+	root, err := testenv.Root()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pipeline:", err)
 		return 2
@@ -190,22 +191,4 @@ func (p *pipeline) run(ctx context.Context) error {
 		return fmt.Errorf("%d RPCs failed during the rollout (zero downtime broken)", failed)
 	}
 	return nil
-}
-
-// moduleRoot finds go.mod above the working directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory: run from the conveyor checkout (make demo)")
-		}
-		dir = parent
-	}
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/conveyor-dev/conveyor/services/catalog"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/hashicorp/terraform-exec/tfexec"
@@ -53,7 +54,7 @@ func (p *pipeline) buildPush(ctx context.Context, bin, registry, rev string) (re
 	}
 	r := release{}
 	var names []string
-	for _, svc := range []string{"api", "worker", "dlq"} {
+	for _, svc := range catalog.Names() {
 		ref, err := name.ParseReference(registry + "/conveyor/" + svc + ":" + rev)
 		if err != nil {
 			return nil, err
@@ -267,7 +268,7 @@ func (p *pipeline) apply(ctx context.Context, in *infra) (outputs, error) {
 func (p *pipeline) deploy(ctx context.Context, bin string, w *world, out outputs, r release) (int, string, error) {
 	images, _ := json.Marshal(map[string]string(r))
 	var svcs []string
-	for _, k := range []string{"api", "worker", "dlq"} {
+	for _, k := range catalog.Names() {
 		svcs = append(svcs, out.Services[k])
 	}
 	summary := filepath.Join(p.dir, "deploy-summary.md")

@@ -26,6 +26,7 @@ import (
 	"github.com/conveyor-dev/conveyor/internal/motoserver"
 	"github.com/conveyor-dev/conveyor/internal/realtask"
 	"github.com/conveyor-dev/conveyor/internal/taskload"
+	"github.com/conveyor-dev/conveyor/services/catalog"
 	taskv1 "github.com/conveyor-dev/conveyor/services/proto/taskv1"
 )
 
@@ -104,7 +105,7 @@ func startWorld(ctx context.Context, p *pipeline) (*world, error) {
 func (w *world) createServices(ctx context.Context, out outputs, r release) error {
 	mecs := ecs.NewFromConfig(w.motoCfg)
 	var names []string
-	for _, k := range []string{"api", "worker", "dlq"} {
+	for _, k := range catalog.Names() {
 		names = append(names, out.Services[k])
 	}
 	ds, err := mecs.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(out.Cluster), Services: names})
@@ -236,7 +237,7 @@ func (w *world) targetGroup(ctx context.Context, arn string) (*grpclb.LB, error)
 // tasks running, printing progress as it changes.
 func (w *world) steady(ctx context.Context, out outputs, timeout time.Duration) error {
 	var names []string
-	for _, k := range []string{"api", "worker", "dlq"} {
+	for _, k := range catalog.Names() {
 		names = append(names, out.Services[k])
 	}
 	deadline := time.Now().Add(timeout)

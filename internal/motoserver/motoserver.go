@@ -10,7 +10,6 @@ package motoserver
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/conveyor-dev/conveyor/internal/testenv"
 )
 
 // Region is the region every local-world client uses.
@@ -63,7 +64,7 @@ func Start(t testing.TB) *Server {
 // Launch starts moto_server (bin) on a free loopback port and waits until it
 // answers. The caller must call Stop.
 func Launch(ctx context.Context, bin string) (*Server, error) {
-	port, err := freePort()
+	port, err := testenv.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -117,13 +118,4 @@ func (s *Server) Env() []string {
 		"AWS_ACCESS_KEY_ID=testing",
 		"AWS_SECRET_ACCESS_KEY=testing",
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free loopback port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/conveyor-dev/conveyor/internal/ecsstandin"
 	"github.com/conveyor-dev/conveyor/internal/grpclb"
+	"github.com/conveyor-dev/conveyor/internal/testenv"
 )
 
 type taskState string
@@ -115,7 +116,7 @@ func (t *task) start() {
 			if pm.ContainerPort == nil {
 				continue
 			}
-			if c.ports[*pm.ContainerPort], err = freePort(); err != nil {
+			if c.ports[*pm.ContainerPort], err = testenv.FreePort(); err != nil {
 				t.fail("ResourceInitializationError: " + err.Error())
 				return
 			}
@@ -298,7 +299,7 @@ func (t *task) listenAddr(c *container, env []string) (string, bool) {
 	if hp, ok := c.ports[port]; ok {
 		return net.JoinHostPort("127.0.0.1", strconv.Itoa(hp)), true
 	}
-	hp, err := freePort()
+	hp, err := testenv.FreePort()
 	if err != nil {
 		return v, true
 	}
@@ -470,13 +471,4 @@ func getEnv(env []string, k string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free loopback port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }

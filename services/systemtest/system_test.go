@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/conveyor-dev/conveyor/internal/motoserver"
+	"github.com/conveyor-dev/conveyor/internal/testenv"
 	"github.com/conveyor-dev/conveyor/services/internal/queue"
 	"github.com/conveyor-dev/conveyor/services/internal/taskstore"
 	"github.com/conveyor-dev/conveyor/services/local/localrun"
@@ -129,7 +130,7 @@ func (s *system) start(name, ready string, env ...string) *localrun.Proc {
 // api starts an api process and returns it with a client.
 func (s *system) api(env ...string) (*localrun.Proc, *grpc.ClientConn) {
 	s.t.Helper()
-	addr, err := localrun.FreePort()
+	addr, err := testenv.FreeAddr()
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -1,15 +1,13 @@
 package codecalls
 
 import (
-	"go/ast"
-	"go/constant"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 
-	"golang.org/x/tools/go/packages"
+	"github.com/conveyor-dev/conveyor/services/catalog"
 )
 
 func TestReachableCallsPerMainWithIAMExceptions(t *testing.T) {
@@ -59,24 +57,22 @@ func TestExceptionsMap(t *testing.T) {
 	}
 }
 
-// TestDeclaredCallsMatchTheServices keeps services/internal/awscalls (the
-// list the task roles are built from) equal to what the analyser finds in
-// services/api, services/worker and services/dlq. awscalls is internal to
-// services/, so its map literal is read through go/packages and go/types.
+// TestDeclaredCallsMatchTheServices keeps the service catalogue's calls
+// (services/catalog, which the task roles and the contract are checked
+// against) equal to what the analyser finds in each service's code.
 func TestDeclaredCallsMatchTheServices(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads and type-checks the services")
 	}
 	root := filepath.Join("..", "..", "..", "services")
-	declared := declaredCalls(t, filepath.Join(root, "internal", "awscalls"))
 	found, err := Analyze(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, svc := range []string{"api", "worker", "dlq"} {
-		s, ok := found[svc]
+	for _, svc := range catalog.Services {
+		s, ok := found[svc.Name]
 		if !ok {
-			t.Errorf("services/%s has no main package", svc)
+			t.Errorf("services/%s has no main package", svc.Name)
 			continue
 		}
 		var got []string
@@ -91,56 +87,15 @@ func TestDeclaredCallsMatchTheServices(t *testing.T) {
 			}
 		}
 		sort.Strings(got)
-		if w := declared[svc]; !slices.Equal(got, w) {
-			t.Errorf("services/%s calls (operation action) %v, but awscalls declares %v: update services/internal/awscalls or the code", svc, got, w)
+		var declared []string
+		for _, c := range svc.Calls {
+			declared = append(declared, c.Operation+" "+c.Action)
+		}
+		sort.Strings(declared)
+		if !slices.Equal(got, declared) {
+			t.Errorf("services/%s calls (operation action) %v, but services/catalog declares %v: update the catalogue or the code", svc.Name, got, declared)
 		}
 	}
-}
-
-// declaredCalls reads awscalls.Services: service -> sorted "Operation Action".
-func declaredCalls(t *testing.T, dir string) map[string][]string {
-	t.Helper()
-	cfg := &packages.Config{Mode: packages.NeedName | packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo, Dir: dir}
-	pkgs, err := packages.Load(cfg, ".")
-	if err != nil || len(pkgs) != 1 || len(pkgs[0].Errors) > 0 {
-		t.Fatalf("loading %s: %v %v", dir, err, pkgs)
-	}
-	p := pkgs[0]
-	str := func(e ast.Expr) string {
-		tv, ok := p.TypesInfo.Types[e]
-		if !ok || tv.Value == nil || tv.Value.Kind() != constant.String {
-			t.Fatalf("awscalls: %T at %s is not a constant string", e, p.Fset.Position(e.Pos()))
-		}
-		return constant.StringVal(tv.Value)
-	}
-	out := map[string][]string{}
-	for _, f := range p.Syntax {
-		ast.Inspect(f, func(n ast.Node) bool {
-			vs, ok := n.(*ast.ValueSpec)
-			if !ok || len(vs.Names) != 1 || vs.Names[0].Name != "Services" {
-				return true
-			}
-			m := vs.Values[0].(*ast.CompositeLit)
-			for _, el := range m.Elts {
-				kv := el.(*ast.KeyValueExpr)
-				svc := str(kv.Key)
-				for _, c := range kv.Value.(*ast.CompositeLit).Elts {
-					fields := map[string]string{}
-					for _, fe := range c.(*ast.CompositeLit).Elts {
-						fkv := fe.(*ast.KeyValueExpr)
-						fields[fkv.Key.(*ast.Ident).Name] = str(fkv.Value)
-					}
-					out[svc] = append(out[svc], fields["Operation"]+" "+fields["Action"])
-				}
-				sort.Strings(out[svc])
-			}
-			return false
-		})
-	}
-	if len(out) == 0 {
-		t.Fatal("awscalls.Services not found")
-	}
-	return out
 }
 
 func keys(m map[string]Service) []string {

@@ -3,27 +3,10 @@ package image
 import (
 	"fmt"
 	"path"
-	"sort"
 	"strings"
+
+	"github.com/conveyor-dev/conveyor/services/catalog"
 )
-
-// Services maps each conveyor service to its main package, relative to the
-// module root. It is the one place that knows the mapping.
-var Services = map[string]string{
-	"api":    "./services/api",
-	"worker": "./services/worker",
-	"dlq":    "./services/dlq",
-}
-
-// ServiceNames lists the known services in a stable order.
-func ServiceNames() []string {
-	names := make([]string, 0, len(Services))
-	for n := range Services {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
 
 // Target is one image to build: a name (the service, also the repository
 // suffix and the binary's name in the image) and its Go main package.
@@ -32,18 +15,20 @@ type Target struct {
 	Package string
 }
 
-// Targets resolves service names to targets. An unknown name is an error that
-// lists the known ones, so a typo in the workflow is fixed in one step.
+// Targets resolves service names to targets from the service catalogue
+// (services/catalog). An unknown name is an error that lists the known ones,
+// so a typo in the workflow is fixed in one step.
 func Targets(names []string) ([]Target, error) {
+	known := strings.Join(catalog.Names(), ", ")
 	if len(names) == 0 {
-		return nil, fmt.Errorf("no services given: name one or more of %s", strings.Join(ServiceNames(), ", "))
+		return nil, fmt.Errorf("no services given: name one or more of %s", known)
 	}
 	var out []Target
 	seen := map[string]bool{}
 	var unknown []string
 	for _, n := range names {
-		pkg, ok := Services[n]
-		if !ok {
+		svc, err := catalog.Lookup(n)
+		if err != nil {
 			unknown = append(unknown, n)
 			continue
 		}
@@ -51,10 +36,10 @@ func Targets(names []string) ([]Target, error) {
 			continue
 		}
 		seen[n] = true
-		out = append(out, Target{Name: n, Package: pkg})
+		out = append(out, Target{Name: n, Package: svc.Package})
 	}
 	if len(unknown) > 0 {
-		return nil, fmt.Errorf("unknown service(s) %q: known services are %s", unknown, strings.Join(ServiceNames(), ", "))
+		return nil, fmt.Errorf("unknown service(s) %q: known services are %s (services/catalog)", unknown, known)
 	}
 	return out, nil
 }

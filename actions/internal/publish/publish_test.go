@@ -24,6 +24,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/conveyor-dev/conveyor/actions/internal/image"
+	"github.com/conveyor-dev/conveyor/internal/testenv"
+	"github.com/conveyor-dev/conveyor/services/catalog"
 )
 
 var testEpoch = time.Unix(1767225600, 0).UTC()
@@ -59,7 +61,7 @@ func dockerRegistry(t *testing.T) string {
 		t.Skip("SKIPPING: " + msg)
 	}
 	dir := t.TempDir()
-	l, err := freeAddr()
+	l, err := testenv.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,21 +91,14 @@ func must(t testing.TB, err error) {
 	}
 }
 
-// repoRoot is the module root, three levels up from this package.
-func repoRoot(t *testing.T) string {
-	abs, err := filepath.Abs("../../..")
-	must(t, err)
-	return abs
-}
-
 // serviceBuild builds the three conveyor services once their mains exist,
 // else the stand-in mains under image/testdata (same names, same --version).
 func serviceBuild(t *testing.T, cacheDir string) image.Options {
 	t.Helper()
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	real := true
-	for _, p := range image.Services {
-		if m, _ := filepath.Glob(filepath.Join(root, p, "*.go")); len(m) == 0 {
+	for _, svc := range catalog.Services {
+		if m, _ := filepath.Glob(filepath.Join(root, svc.Package, "*.go")); len(m) == 0 {
 			real = false
 		}
 	}
@@ -114,7 +109,7 @@ func serviceBuild(t *testing.T, cacheDir string) image.Options {
 		CacheDir:  cacheDir,
 	}
 	if real {
-		ts, err := image.Targets(image.ServiceNames())
+		ts, err := image.Targets(catalog.Names())
 		must(t, err)
 		o.Dir, o.Targets = root, ts
 		return o
@@ -122,7 +117,7 @@ func serviceBuild(t *testing.T, cacheDir string) image.Options {
 	t.Log("services/{api,worker,dlq} not all present yet: building the stand-in mains in image/testdata")
 	o.Dir = filepath.Join(root, "actions", "internal", "image", "testdata")
 	o.StampVars = []string{"main.revision"}
-	for _, n := range image.ServiceNames() {
+	for _, n := range catalog.Names() {
 		o.Targets = append(o.Targets, image.Target{Name: n, Package: "./cmd/" + n})
 	}
 	return o

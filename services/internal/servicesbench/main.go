@@ -32,6 +32,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/conveyor-dev/conveyor/internal/motoserver"
+	"github.com/conveyor-dev/conveyor/internal/testenv"
 	"github.com/conveyor-dev/conveyor/services/internal/queue"
 	"github.com/conveyor-dev/conveyor/services/internal/taskstore"
 	"github.com/conveyor-dev/conveyor/services/internal/tasktype"
@@ -89,7 +90,7 @@ func run(ctx context.Context, submits, tasks, conc, rounds int) error {
 	if err != nil {
 		return err
 	}
-	addr, err := localrun.FreePort()
+	addr, err := testenv.FreeAddr()
 	if err != nil {
 		return err
 	}

@@ -6,10 +6,8 @@ package localrun
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,34 +15,32 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/conveyor-dev/conveyor/internal/testenv"
+	"github.com/conveyor-dev/conveyor/services/catalog"
 )
 
-// Services are the packages of the three services and the client.
-var Services = []string{"api", "worker", "dlq", "taskctl"}
+// Client is the command-line client built beside the services.
+const Client = "taskctl"
 
-// ModuleRoot returns the directory of the conveyor go.mod.
-func ModuleRoot(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", errors.New("not inside the conveyor module: run from the repository")
-	}
-	return filepath.Dir(mod), nil
-}
-
-// Build compiles ./services/<name> for each name into dir and returns the
-// binaries' paths by name.
+// Build compiles each named service (its package from services/catalog) or
+// the client into dir and returns the binaries' paths by name.
 func Build(ctx context.Context, dir string, names ...string) (map[string]string, error) {
-	root, err := ModuleRoot(ctx)
+	root, err := testenv.Root()
 	if err != nil {
 		return nil, err
 	}
 	args := []string{"build", "-o", dir + string(os.PathSeparator)}
 	for _, n := range names {
-		args = append(args, "./services/"+n)
+		pkg := "./services/" + Client
+		if n != Client {
+			s, err := catalog.Lookup(n)
+			if err != nil {
+				return nil, fmt.Errorf("build %s: %w", n, err)
+			}
+			pkg = s.Package
+		}
+		args = append(args, pkg)
 	}
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
@@ -58,15 +54,10 @@ func Build(ctx context.Context, dir string, names ...string) (map[string]string,
 	return bins, nil
 }
 
-// FreePort returns a loopback address with a free port.
-func FreePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free loopback port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
+// ReadyLog is what a service's log line holds once it is ready (its
+// catalogue Ready message, as log/slog's JSON handler writes it): wait for it
+// with WaitLog.
+func ReadyLog(s catalog.Service) string { return `"msg":"` + s.Ready + `"` }
 
 // Proc is a running service process.
 type Proc struct {
