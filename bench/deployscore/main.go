@@ -38,6 +38,9 @@ var readOps = []string{"DescribeServices", "ListServiceDeployments", "DescribeSe
 
 type scenario struct {
 	name string
+	// throttled: ECS cannot be read for a while, so the lag measures the
+	// throttling, not the watcher; it is left out of the median.
+	throttled bool
 	// want are the verdicts that tell the truth; works says whether the
 	// release really runs at the end (what a CI gate's exit code means).
 	want   []string
@@ -56,7 +59,7 @@ func scenarios() []scenario {
 	crash := ecsstandin.Rule{Match: digest("bad"), Behaviour: ecsstandin.Crash, ExitCode: 1, CrashAfterSeconds: 5}
 	return []scenario{
 		{name: "success", want: []string{"SUCCEEDED"}, works: true, digest: digest("600d")},
-		{name: "reads throttled while ECS completes", want: []string{"SUCCEEDED"}, works: true, digest: digest("600d"),
+		{name: "reads throttled while ECS completes", want: []string{"SUCCEEDED"}, works: true, digest: digest("600d"), throttled: true,
 			after: func(s float64) ecsstandin.Scenario {
 				return ecsstandin.Scenario{ThrottleRate: -1, Throttle: []ecsstandin.ThrottleWindow{{Ops: readOps, FromSeconds: s + 5, UntilSeconds: s + 200}}}
 			}},
@@ -64,7 +67,11 @@ func scenarios() []scenario {
 			rules: []ecsstandin.Rule{crash}, poll: 5 * time.Second},
 		{name: "first two tasks time out on the network", want: []string{"SUCCEEDED"}, works: true, digest: digest("b11f"),
 			rules: []ecsstandin.Rule{{Match: digest("b11f"), Behaviour: ecsstandin.NetworkTimeout, MaxTasks: 2}}},
-		{name: "tasks crash 90 s after start", want: []string{"ROLLED_BACK", "FAILED"}, digest: digest("90"),
+		// The watcher's first look after the start comes after the crash
+		// (poll 5 s = 100 virtual s): a crash later than the settle window
+		// after SUCCESSFUL is beyond what any watcher sees (settle is an
+		// input).
+		{name: "tasks crash 90 s after start", want: []string{"ROLLED_BACK", "FAILED"}, digest: digest("90"), poll: 5 * time.Second,
 			rules: []ecsstandin.Rule{{Match: digest("90"), Behaviour: ecsstandin.Crash, ExitCode: 1, CrashAfterSeconds: 90}}},
 		{name: "the old image crashes too", want: []string{"ROLLBACK_FAILED", "TIMED_OUT"}, digest: digest("bad"),
 			rules: []ecsstandin.Rule{crash},
@@ -138,10 +145,10 @@ func main() {
 		if wOK {
 			wRight++
 		}
-		if c.lag >= 0 {
+		if c.lag >= 0 && !sc.throttled {
 			cLags = append(cLags, c.lag.Seconds())
 		}
-		if w.lag >= 0 {
+		if w.lag >= 0 && !sc.throttled && w.code != 124 { // a capped waiter's lag is the cap
 			wLags = append(wLags, w.lag.Seconds())
 		}
 		truth := strings.Join(sc.want, " or ")
@@ -149,7 +156,7 @@ func main() {
 			w.code, yes(wOK), lag(w.lag), w.reads)
 	}
 	fmt.Printf("\nright: conveyor %d of %d, waiter %d of %d\n", cRight, n, wRight, n)
-	fmt.Printf("median lag from ECS's terminal state to exit: conveyor %s s (goal: at most one poll, %s, plus the settle window, one poll), waiter %s s; ratio waiter/conveyor %s\n",
+	fmt.Printf("median lag from ECS's terminal state to exit (scenarios where ECS can be read): conveyor %s s (goal: at most one poll, %s, plus the settle window, one poll), waiter %s s; ratio waiter/conveyor %s\n",
 		median(cLags), poll.String(), median(wLags), ratio(median(wLags), median(cLags)))
 }
 
