@@ -1,7 +1,8 @@
 // Command rollback is the conveyor rollback action (workflow_dispatch): send
-// services back to the last COMPLETED deployment before the current one (the
-// default), a task definition revision, or the newest revision running an
-// image digest, and watch the rollback to a verdict. It never deregisters a
+// services back to what the last successful service deployment before the
+// current one ran (the default, read from ECS's ListServiceDeployments), a
+// task definition revision of the service's own family, or the newest
+// revision running an image digest, and watch the rollback to a verdict. It never deregisters a
 // task definition, so every earlier revision stays a possible target. It
 // runs the same as a GitHub Action (INPUT_* variables) and as a command
 // (--flags).
