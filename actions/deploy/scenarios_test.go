@@ -17,7 +17,12 @@ import (
 // annotation's reason. Windows are in virtual seconds after the service
 // settled (the stand-in runs at st.Speed virtual seconds per real second).
 
-var readOps = []string{"DescribeServices", "ListServiceDeployments", "DescribeServiceDeployments", "DescribeServiceRevisions", "ListTasks", "DescribeTasks"}
+// watchOps are the reads only the watch makes: throttling them from the
+// moment the service settled cannot race with the action's own start
+// (DescribeServices, RegisterTaskDefinition, UpdateService), whose
+// throttling is a different story ("stopped before any service was
+// touched"). DescribeServices throttling is in the decision table.
+var watchOps = []string{"ListServiceDeployments", "DescribeServiceDeployments", "DescribeServiceRevisions", "ListTasks", "DescribeTasks"}
 
 type scenario struct {
 	name    string
@@ -39,7 +44,7 @@ func TestDeployScenarios(t *testing.T) {
 			name:   "reads throttled while ECS completes the deployment: SUCCEEDED, not TIMED_OUT",
 			digest: st.Dig("600d"), svc: st.Svc{LB: true, Breaker: true},
 			setup: func(w *st.World, settled float64) {
-				throttle(t, w, settled+15, settled+600)
+				throttle(t, w, watchOps, settled, settled+600)
 			},
 			inputs:  map[string]string{"poll-interval": "100ms"},
 			code:    0,
@@ -57,7 +62,7 @@ func TestDeployScenarios(t *testing.T) {
 			name:   "ECS unreadable at the deadline: UNKNOWN, and no rollback of what may have succeeded",
 			digest: st.Dig("600d"), svc: st.Svc{LB: true, Breaker: true},
 			setup: func(w *st.World, settled float64) {
-				throttle(t, w, settled+15, settled+100000)
+				throttle(t, w, watchOps, settled, settled+100000)
 			},
 			inputs:  map[string]string{"poll-interval": "100ms", "timeout": "1500ms"},
 			code:    1,
@@ -236,10 +241,10 @@ func TestDeployScenarios(t *testing.T) {
 	}
 }
 
-// throttle makes the stand-in refuse every read between two virtual times.
-func throttle(t *testing.T, w *st.World, from, until float64) {
+// throttle makes the stand-in refuse ops between two virtual times.
+func throttle(t *testing.T, w *st.World, ops []string, from, until float64) {
 	t.Helper()
-	if err := w.S.SetScenario(ecsstandin.Scenario{ThrottleRate: -1, Throttle: []ecsstandin.ThrottleWindow{{Ops: readOps, FromSeconds: from, UntilSeconds: until}}}); err != nil {
+	if err := w.S.SetScenario(ecsstandin.Scenario{ThrottleRate: -1, Throttle: []ecsstandin.ThrottleWindow{{Ops: ops, FromSeconds: from, UntilSeconds: until}}}); err != nil {
 		t.Fatal(err)
 	}
 }
