@@ -654,18 +654,19 @@ func checkPlan(t *testing.T, tf *tfexec.Terraform, vars []string) {
 		walk(plan.PlannedValues.RootModule)
 	}
 	for _, svc := range []string{"api", "worker", "dlq"} {
-		addr := "module." + svc + ".aws_ecs_service.this"
+		addr := `module.service["` + svc + `"].aws_ecs_service.this`
 		v := planned[addr]
 		if v == nil {
 			t.Errorf("plan has no %s", addr)
 			continue
 		}
-		got := fmt.Sprintf("min=%v%% max=%v%% breaker=%v grace=%v", v["deployment_minimum_healthy_percent"], v["deployment_maximum_percent"], v["deployment_circuit_breaker"], v["health_check_grace_period_seconds"])
-		grace := "0" // no target group, no grace period
+		got := fmt.Sprintf("min=%v%% max=%v%% breaker=%v grace=%v rebalancing=%v", v["deployment_minimum_healthy_percent"], v["deployment_maximum_percent"], v["deployment_circuit_breaker"], v["health_check_grace_period_seconds"], v["availability_zone_rebalancing"])
+		grace, minPct := "0", 50 // no target group, no grace period; the designed 50 %
 		if svc == "api" {
-			grace = "60"
+			// 100 %: a deploy never runs the api on fewer than its 2 tasks.
+			grace, minPct = "60", 100
 		}
-		want := fmt.Sprintf("min=50%% max=200%% breaker=[map[enable:true rollback:true]] grace=%s", grace)
+		want := fmt.Sprintf("min=%d%% max=200%% breaker=[map[enable:true rollback:true]] grace=%s rebalancing=ENABLED", minPct, grace)
 		if got != want {
 			t.Errorf("%s:\n got %s\nwant %s", addr, got, want)
 		}
@@ -694,18 +695,20 @@ func checkPlan(t *testing.T, tf *tfexec.Terraform, vars []string) {
 		sort.Strings(names)
 		return names
 	}
+	// Every scaling alarm: operator, threshold, periods and metric. The dlq's
+	// scale-in must be reachable: a message count is never "< 0".
 	cases := []struct {
-		svc        string
-		threshold  float64
-		periods    float64
-		metricName string
+		svc     string
+		out, in string // "operator threshold for periods"
+		metric  string
 	}{
-		{"api", 70, 2, "CPUUtilization"},
-		{"worker", 500, 2, "ApproximateNumberOfMessagesVisible"},
-		{"dlq", 0, 1, "ApproximateNumberOfMessagesVisible"},
+		{"api", "GreaterThanThreshold 70 for 2", "LessThanThreshold 35 for 15", "CPUUtilization"},
+		{"worker", "GreaterThanThreshold 500 for 2", "LessThanThreshold 50 for 15", "ApproximateNumberOfMessagesVisible"},
+		{"dlq", "GreaterThanOrEqualToThreshold 1 for 1", "LessThanThreshold 1 for 15", "ApproximateNumberOfMessagesVisible"},
 	}
 	for _, c := range cases {
-		target := after["module."+c.svc+".aws_appautoscaling_target.this[0]"]
+		mod := `module.service["` + c.svc + `"]`
+		target := after[mod+".aws_appautoscaling_target.this[0]"]
 		if target == nil {
 			t.Errorf("plan creates no scalable target for %s", c.svc)
 			continue
@@ -714,15 +717,17 @@ func checkPlan(t *testing.T, tf *tfexec.Terraform, vars []string) {
 		if target["min_capacity"] != float64(d.min) || target["max_capacity"] != float64(d.max) {
 			t.Errorf("%s scales %v → %v, want %d → %d", c.svc, target["min_capacity"], target["max_capacity"], d.min, d.max)
 		}
-		alarm := after["module."+c.svc+".aws_cloudwatch_metric_alarm.high[0]"]
-		if alarm == nil {
-			t.Errorf("plan creates no scale-out alarm for %s", c.svc)
-			continue
-		}
-		got := fmt.Sprintf("%v > %v for %v periods on %v", alarm["metric_name"], alarm["threshold"], alarm["evaluation_periods"], metricNames(alarm))
-		want := fmt.Sprintf("<nil> > %v for %v periods on [%s]", c.threshold, c.periods, c.metricName)
-		if got != want {
-			t.Errorf("%s scale-out alarm:\n got %s\nwant %s", c.svc, got, want)
+		for _, a := range []struct{ name, want string }{{"high", c.out}, {"low", c.in}} {
+			alarm := after[mod+".aws_cloudwatch_metric_alarm."+a.name+"[0]"]
+			if alarm == nil {
+				t.Errorf("plan creates no %s scaling alarm for %s", a.name, c.svc)
+				continue
+			}
+			got := fmt.Sprintf("%v %v for %v on %v", alarm["comparison_operator"], alarm["threshold"], alarm["evaluation_periods"], metricNames(alarm))
+			want := fmt.Sprintf("%s on [%s]", a.want, c.metric)
+			if got != want {
+				t.Errorf("%s %s alarm:\n got %s\nwant %s", c.svc, a.name, got, want)
+			}
 		}
 	}
 }
