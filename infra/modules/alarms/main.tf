@@ -31,6 +31,7 @@ resource "aws_cloudwatch_metric_alarm" "dlq_visible" {
   statistic           = "Maximum"
   period              = 60
   evaluation_periods  = 1
+  datapoints_to_alarm = 1
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
   treat_missing_data  = "notBreaching"

@@ -30,6 +30,12 @@ resource "aws_vpc_security_group_egress_rule" "targets" {
   from_port                    = var.target_port
   to_port                      = var.target_port
   referenced_security_group_id = var.target_security_group_id
+
+  # A rule cannot change its destination in place: the new one must exist
+  # before the old one goes, or the ALB loses its targets for a moment.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 locals {
