@@ -141,6 +141,13 @@ variable "liveness_max_age_seconds" {
   description = "worker and dlq fail their container health check when their liveness file is older than this (they refresh it after every SQS call)."
   type        = number
   default     = 90
+
+  # A healthy process may be quiet for a 20 s long poll that times out 15 s
+  # later plus a 30 s backoff (services/internal/queue): 65 s.
+  validation {
+    condition     = var.liveness_max_age_seconds >= 70
+    error_message = "liveness_max_age_seconds must be at least 70 (a healthy worker can be quiet for 65 s: long poll, timeout, backoff), got ${var.liveness_max_age_seconds}."
+  }
 }
 
 variable "alarm_email" {
