@@ -76,35 +76,30 @@ module "alb" {
 }
 
 locals {
-  # The three services, one entry each: what differs between them. Keys are
-  # the container names; every entry has the same attributes so for_each
-  # can hand them to one module block. Values here come from variables only
+  # The three services, one entry each: what differs between them (size is
+  # the service's variable: counts, CPU/memory, stop timeout, deployment
+  # percentages). Keys are the container names; every entry has the same
+  # attributes so for_each can hand them to one module block. Values here come from variables only
   # (no resource attributes), so the instance keys are known at plan time.
   services = {
     api = {
-      size                               = var.api
-      deployment_minimum_healthy_percent = var.api.deployment_minimum_healthy_percent
-      deployment_maximum_percent         = var.api.deployment_maximum_percent
-      container_port                     = 8080
-      health_check_grace_period_seconds  = var.api.health_check_grace_period_seconds
+      size                              = var.api
+      container_port                    = 8080
+      health_check_grace_period_seconds = var.api.health_check_grace_period_seconds
       # The ALB's gRPC health check watches the api.
       health_check = null
     }
     worker = {
-      size                               = var.worker
-      deployment_minimum_healthy_percent = var.worker.deployment_minimum_healthy_percent
-      deployment_maximum_percent         = var.worker.deployment_maximum_percent
-      container_port                     = null
-      health_check_grace_period_seconds  = null
-      health_check                       = local.liveness_check["worker"]
+      size                              = var.worker
+      container_port                    = null
+      health_check_grace_period_seconds = null
+      health_check                      = local.liveness_check["worker"]
     }
     dlq = {
-      size                               = var.dlq
-      deployment_minimum_healthy_percent = var.dlq.deployment_minimum_healthy_percent
-      deployment_maximum_percent         = var.dlq.deployment_maximum_percent
-      container_port                     = null
-      health_check_grace_period_seconds  = null
-      health_check                       = local.liveness_check["dlq"]
+      size                              = var.dlq
+      container_port                    = null
+      health_check_grace_period_seconds = null
+      health_check                      = local.liveness_check["dlq"]
     }
   }
 
@@ -305,8 +300,8 @@ module "service" {
   stop_timeout                       = each.value.size.stop_timeout
   min_count                          = each.value.size.min_count
   max_count                          = each.value.size.max_count
-  deployment_minimum_healthy_percent = each.value.deployment_minimum_healthy_percent
-  deployment_maximum_percent         = each.value.deployment_maximum_percent
+  deployment_minimum_healthy_percent = each.value.size.deployment_minimum_healthy_percent
+  deployment_maximum_percent         = each.value.size.deployment_maximum_percent
   container_port                     = each.value.container_port
   health_check                       = each.value.health_check
   health_check_grace_period_seconds  = each.value.health_check_grace_period_seconds
