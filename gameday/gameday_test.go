@@ -38,24 +38,33 @@ func (w *world) v1(workers int32) {
 	w.logf("v1 steady after %s: %d healthy api targets", d.Round(time.Millisecond), w.lb.HealthyCount())
 }
 
+// At the designed count of 2 api tasks and the api's minimum healthy 100 %,
+// the balancer must never have fewer than 2 healthy targets during the
+// deploy: a new task is healthy before an old one is deregistered.
 func TestZeroDowntimeDuringAPIRollingDeployment(t *testing.T) {
 	w := newWorld(t)
 	w.v1(2)
 	l := w.startLoad(4, 50*time.Millisecond, "echo", "zero downtime")
 	time.Sleep(2 * time.Second)
+	floor := w.watchHealthy(10 * time.Millisecond)
 	start := time.Now()
 	code, out := w.deploy(map[string]string{"api": w.rel.v2["api"]}, "v2", apiService)
 	took := time.Since(start)
 	time.Sleep(2 * time.Second) // traffic after the last old task is gone
+	least, samples := floor()
 	l.End()
 	if code != 0 || !strings.Contains(out, "SUCCEEDED") {
 		t.Fatalf("deploy v2 exited %d, want 0 with SUCCEEDED:\n%s", code, out)
 	}
 	o := w.settle(l.Accepted(), 60*time.Second)
 	figures(t,
-		fmt.Sprintf("api rolling deployment v1 → v2 (2 tasks, min 50 %% / max 200 %%, deregistration delay %s): deploy took %s, verdict SUCCEEDED", deregDelay, took.Round(time.Millisecond)),
+		fmt.Sprintf("api rolling deployment v1 → v2 (2 tasks, min %d %% / max %d %%, deregistration delay %s): deploy took %s, verdict SUCCEEDED", deployment["api"].minPct, deployment["api"].maxPct, deregDelay, took.Round(time.Millisecond)),
+		fmt.Sprintf("healthy api targets: never fewer than %d (%d samples every 10 ms from UpdateService to 2 s after the verdict)", least, samples),
 		"load: "+l.String(),
 		"accepted tasks: "+o.String())
+	if least < 2 {
+		t.Errorf("the balancer had %d healthy api targets during the deploy, want at least 2 (minimum healthy %d %% of 2 tasks)", least, deployment["api"].minPct)
+	}
 	ok, failed := l.Counts()
 	if failed != 0 {
 		t.Errorf("%d RPCs failed during the rolling deployment, want 0", failed)
@@ -145,6 +154,34 @@ func TestWorkerDrainDuringDeploymentCompletesEveryTask(t *testing.T) {
 	// the stopTimeout, with tasks cut off.
 	if stopped != "map[0:2]" {
 		t.Errorf("stopped worker tasks exited %s, want both 0 (drained within the stop timeout)", stopped)
+	}
+}
+
+// watchHealthy samples the balancer's healthy target count every period
+// until the returned function is called, which returns the smallest count
+// seen and how many samples were taken.
+func (w *world) watchHealthy(period time.Duration) func() (least, samples int) {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	least, samples := w.lb.HealthyCount(), 0
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			least = min(least, w.lb.HealthyCount())
+			samples++
+		}
+	}()
+	return func() (int, int) {
+		close(stop)
+		<-done
+		return least, samples
 	}
 }
 

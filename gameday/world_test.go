@@ -282,8 +282,18 @@ func kv(env []string) []types.KeyValuePair {
 	return out
 }
 
+// deployment is each service's rolling-update configuration, as
+// infra/environments/production/variables.tf sets it by default: the api at
+// minimum healthy 100 % (a deploy never runs it on fewer tasks than its
+// count), worker and dlq at the designed 50 %; maximum 200 % for all.
+var deployment = map[string]struct{ minPct, maxPct int32 }{
+	"api":    {100, 200},
+	"worker": {50, 200},
+	"dlq":    {50, 200},
+}
+
 // service registers the first task definition of a service and creates it:
-// rolling update min 50 % / max 200 %, circuit breaker with rollback.
+// the rolling update of deployment[ctr], circuit breaker with rollback.
 func (w *world) service(svc, ctr, img string, desired int32, env ...string) {
 	w.t.Helper()
 	def := types.ContainerDefinition{Name: aws.String(ctr), Image: aws.String(img), Essential: aws.Bool(true),
@@ -315,7 +325,7 @@ func (w *world) service(svc, ctr, img string, desired int32, env ...string) {
 	_, err = w.ecs.CreateService(w.ctx, &ecs.CreateServiceInput{Cluster: aws.String(cluster), ServiceName: aws.String(svc),
 		TaskDefinition: td.TaskDefinition.TaskDefinitionArn, DesiredCount: aws.Int32(desired), LaunchType: types.LaunchTypeFargate,
 		LoadBalancers: lbs, HealthCheckGracePeriodSeconds: grace(lbs),
-		DeploymentConfiguration: &types.DeploymentConfiguration{MinimumHealthyPercent: aws.Int32(50), MaximumPercent: aws.Int32(200),
+		DeploymentConfiguration: &types.DeploymentConfiguration{MinimumHealthyPercent: aws.Int32(deployment[ctr].minPct), MaximumPercent: aws.Int32(deployment[ctr].maxPct),
 			DeploymentCircuitBreaker: &types.DeploymentCircuitBreaker{Enable: true, Rollback: true}}})
 	if err != nil {
 		w.t.Fatalf("create service %s: %v", svc, err)

@@ -157,6 +157,9 @@ func TestLocalEnvironmentAppliesToMoto(t *testing.T) {
 	t.Run("ecr", func(t *testing.T) { w.t = t; w.checkRepositories() })
 	t.Run("queues", func(t *testing.T) { w.t = t; w.checkQueues(queueURL, arns["dlq"]) })
 	t.Run("table", func(t *testing.T) { w.t = t; w.checkTable(tableName) })
+	t.Run("hardening", func(t *testing.T) { w.t = t; w.checkHardening(vpcID, targetGroupARN) })
+	t.Run("task role trust", func(t *testing.T) { w.t = t; w.checkTrust() })
+	t.Run("operator alarms, from the state", func(t *testing.T) { checkAlarmsInState(t, tf) })
 	t.Run("what moto drops, in the plan", func(t *testing.T) { checkPlan(t, tf, vars) })
 }
 
@@ -213,16 +216,34 @@ func (w world) checkEndpoints(vpcID string) {
 		} else {
 			kind += fmt.Sprintf(" routeTables=%d", len(e.RouteTableIds))
 		}
+		// Read back the endpoint policy: which condition keys narrow it, or
+		// the one bucket the S3 gateway admits.
+		var doc struct {
+			Statement []struct {
+				Resource  any
+				Condition map[string]map[string]stringList
+			}
+		}
+		if err := json.Unmarshal([]byte(aws.ToString(e.PolicyDocument)), &doc); err != nil {
+			t.Errorf("endpoint %s policy: %v", aws.ToString(e.ServiceName), err)
+		}
+		for _, st := range doc.Statement {
+			kind += " |" + conditions(st.Condition)
+			if len(st.Condition) == 0 {
+				kind += fmt.Sprint(" ", st.Resource)
+			}
+		}
 		got[aws.ToString(e.ServiceName)] = kind
 	}
 	p := "com.amazonaws." + motoserver.Region + "."
+	own := " | StringEquals aws:PrincipalAccount=[123456789012] aws:ResourceAccount=[123456789012]"
 	want := map[string]string{
-		p + "s3":       "Gateway routeTables=2",
-		p + "dynamodb": "Gateway routeTables=2",
-		p + "ecr.api":  "Interface privateDNS=true subnets=2",
-		p + "ecr.dkr":  "Interface privateDNS=true subnets=2",
-		p + "sqs":      "Interface privateDNS=true subnets=2",
-		p + "logs":     "Interface privateDNS=true subnets=2",
+		p + "s3":       "Gateway routeTables=2 | [arn:aws:s3:::prod-us-east-1-starport-layer-bucket/*]",
+		p + "dynamodb": "Gateway routeTables=2" + own,
+		p + "ecr.api":  "Interface privateDNS=true subnets=2" + own + " | StringEquals aws:PrincipalAccount=[123456789012]",
+		p + "ecr.dkr":  "Interface privateDNS=true subnets=2" + own,
+		p + "sqs":      "Interface privateDNS=true subnets=2" + own,
+		p + "logs":     "Interface privateDNS=true subnets=2" + own,
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("VPC endpoints of %s:\n got %v\nwant %v", vpcID, got, want)
@@ -349,6 +370,19 @@ func (w world) checkServices(cluster string, names map[string]string) {
 		}
 		if st := aws.ToInt32(def.ContainerDefinitions[0].StopTimeout); st != d.stopTimeout {
 			t.Errorf("task definition %s: stopTimeout %d s, want %d", aws.ToString(def.TaskDefinitionArn), st, d.stopTimeout)
+		}
+		// worker and dlq: the container health check runs the binary's
+		// health subcommand on the liveness file the process keeps fresh.
+		wantCheck := "<nil>"
+		if svc != "api" {
+			wantCheck = fmt.Sprintf("[CMD /usr/local/bin/%s health -file /dev/shm/conveyor-alive -max-age 90s] 30/5/3/60", svc)
+		}
+		gotCheck := "<nil>"
+		if h := def.ContainerDefinitions[0].HealthCheck; h != nil {
+			gotCheck = fmt.Sprintf("%v %d/%d/%d/%d", h.Command, aws.ToInt32(h.Interval), aws.ToInt32(h.Timeout), aws.ToInt32(h.Retries), aws.ToInt32(h.StartPeriod))
+		}
+		if gotCheck != wantCheck {
+			t.Errorf("task definition %s health check (interval/timeout/retries/start):\n got %s\nwant %s", svc, gotCheck, wantCheck)
 		}
 		taskRole, execRole := aws.ToString(def.TaskRoleArn), aws.ToString(def.ExecutionRoleArn)
 		if !strings.HasSuffix(taskRole, ":role/"+w.name+"-"+svc+"-task") || !strings.HasSuffix(execRole, ":role/"+w.name+"-"+svc+"-execution") {
@@ -659,18 +693,19 @@ func checkPlan(t *testing.T, tf *tfexec.Terraform, vars []string) {
 		walk(plan.PlannedValues.RootModule)
 	}
 	for _, svc := range []string{"api", "worker", "dlq"} {
-		addr := "module." + svc + ".aws_ecs_service.this"
+		addr := `module.service["` + svc + `"].aws_ecs_service.this`
 		v := planned[addr]
 		if v == nil {
 			t.Errorf("plan has no %s", addr)
 			continue
 		}
-		got := fmt.Sprintf("min=%v%% max=%v%% breaker=%v grace=%v", v["deployment_minimum_healthy_percent"], v["deployment_maximum_percent"], v["deployment_circuit_breaker"], v["health_check_grace_period_seconds"])
-		grace := "0" // no target group, no grace period
+		got := fmt.Sprintf("min=%v%% max=%v%% breaker=%v grace=%v rebalancing=%v", v["deployment_minimum_healthy_percent"], v["deployment_maximum_percent"], v["deployment_circuit_breaker"], v["health_check_grace_period_seconds"], v["availability_zone_rebalancing"])
+		grace, minPct := "0", 50 // no target group, no grace period; the designed 50 %
 		if svc == "api" {
-			grace = "60"
+			// 100 %: a deploy never runs the api on fewer than its 2 tasks.
+			grace, minPct = "60", 100
 		}
-		want := fmt.Sprintf("min=50%% max=200%% breaker=[map[enable:true rollback:true]] grace=%s", grace)
+		want := fmt.Sprintf("min=%d%% max=200%% breaker=[map[enable:true rollback:true]] grace=%s rebalancing=ENABLED", minPct, grace)
 		if got != want {
 			t.Errorf("%s:\n got %s\nwant %s", addr, got, want)
 		}
@@ -699,18 +734,20 @@ func checkPlan(t *testing.T, tf *tfexec.Terraform, vars []string) {
 		sort.Strings(names)
 		return names
 	}
+	// Every scaling alarm: operator, threshold, periods and metric. The dlq's
+	// scale-in must be reachable: a message count is never "< 0".
 	cases := []struct {
-		svc        string
-		threshold  float64
-		periods    float64
-		metricName string
+		svc     string
+		out, in string // "operator threshold for periods"
+		metric  string
 	}{
-		{"api", 70, 2, "CPUUtilization"},
-		{"worker", 500, 2, "ApproximateNumberOfMessagesVisible"},
-		{"dlq", 0, 1, "ApproximateNumberOfMessagesVisible"},
+		{"api", "GreaterThanThreshold 70 for 2", "LessThanThreshold 35 for 15", "CPUUtilization"},
+		{"worker", "GreaterThanThreshold 500 for 2", "LessThanThreshold 50 for 15", "ApproximateNumberOfMessagesVisible"},
+		{"dlq", "GreaterThanOrEqualToThreshold 1 for 1", "LessThanThreshold 1 for 15", "ApproximateNumberOfMessagesVisible"},
 	}
 	for _, c := range cases {
-		target := after["module."+c.svc+".aws_appautoscaling_target.this[0]"]
+		mod := `module.service["` + c.svc + `"]`
+		target := after[mod+".aws_appautoscaling_target.this[0]"]
 		if target == nil {
 			t.Errorf("plan creates no scalable target for %s", c.svc)
 			continue
@@ -719,15 +756,166 @@ func checkPlan(t *testing.T, tf *tfexec.Terraform, vars []string) {
 		if target["min_capacity"] != float64(d.min) || target["max_capacity"] != float64(d.max) {
 			t.Errorf("%s scales %v → %v, want %d → %d", c.svc, target["min_capacity"], target["max_capacity"], d.min, d.max)
 		}
-		alarm := after["module."+c.svc+".aws_cloudwatch_metric_alarm.high[0]"]
-		if alarm == nil {
-			t.Errorf("plan creates no scale-out alarm for %s", c.svc)
+		for _, a := range []struct{ name, want string }{{"high", c.out}, {"low", c.in}} {
+			alarm := after[mod+".aws_cloudwatch_metric_alarm."+a.name+"[0]"]
+			if alarm == nil {
+				t.Errorf("plan creates no %s scaling alarm for %s", a.name, c.svc)
+				continue
+			}
+			got := fmt.Sprintf("%v %v for %v on %v", alarm["comparison_operator"], alarm["threshold"], alarm["evaluation_periods"], metricNames(alarm))
+			want := fmt.Sprintf("%s on [%s]", a.want, c.metric)
+			if got != want {
+				t.Errorf("%s %s alarm:\n got %s\nwant %s", c.svc, a.name, got, want)
+			}
+		}
+	}
+}
+
+// checkHardening reads back the default security group, the flow log, the
+// ALB's attributes and its egress rule.
+func (w world) checkHardening(vpcID, targetGroupARN string) {
+	t := w.t
+	c := ec2.NewFromConfig(w.cfg)
+	sgs, err := c.DescribeSecurityGroups(w.ctx, &ec2.DescribeSecurityGroupsInput{Filters: []ec2types.Filter{
+		{Name: aws.String("vpc-id"), Values: []string{vpcID}}, {Name: aws.String("group-name"), Values: []string{"default"}}}})
+	if err != nil || len(sgs.SecurityGroups) != 1 {
+		t.Fatalf("DescribeSecurityGroups default in %s: %v (%d groups)", vpcID, err, len(sgs.SecurityGroups))
+	}
+	if d := sgs.SecurityGroups[0]; len(d.IpPermissions) != 0 || len(d.IpPermissionsEgress) != 0 {
+		t.Errorf("default security group %s: ingress %+v, egress %+v; want no rules", aws.ToString(d.GroupId), d.IpPermissions, d.IpPermissionsEgress)
+	}
+
+	fl, err := c.DescribeFlowLogs(w.ctx, &ec2.DescribeFlowLogsInput{Filter: []ec2types.Filter{{Name: aws.String("resource-id"), Values: []string{vpcID}}}})
+	if err != nil || len(fl.FlowLogs) != 1 {
+		t.Fatalf("DescribeFlowLogs %s: %v (%d)", vpcID, err, len(fl.FlowLogs))
+	}
+	f := fl.FlowLogs[0]
+	got := fmt.Sprintf("%s to %s via %s", f.TrafficType, f.LogDestinationType, aws.ToString(f.DeliverLogsPermissionArn))
+	want := fmt.Sprintf("ALL to cloud-watch-logs via arn:aws:iam::123456789012:role/%s-flow-logs", w.name)
+	if got != want || !strings.HasSuffix(aws.ToString(f.LogDestination), ":log-group:/vpc/"+w.name+"/flow-logs") {
+		t.Errorf("flow log of %s:\n got %s into %s\nwant %s into /vpc/%s/flow-logs", vpcID, got, aws.ToString(f.LogDestination), want, w.name)
+	}
+
+	lb := elbv2.NewFromConfig(w.cfg)
+	tgs, err := lb.DescribeTargetGroups(w.ctx, &elbv2.DescribeTargetGroupsInput{TargetGroupArns: []string{targetGroupARN}})
+	if err != nil || len(tgs.TargetGroups) != 1 || len(tgs.TargetGroups[0].LoadBalancerArns) != 1 {
+		t.Fatalf("DescribeTargetGroups %s: %v", targetGroupARN, err)
+	}
+	lbARN := tgs.TargetGroups[0].LoadBalancerArns[0]
+	attrs, err := lb.DescribeLoadBalancerAttributes(w.ctx, &elbv2.DescribeLoadBalancerAttributesInput{LoadBalancerArn: &lbARN})
+	if err != nil {
+		t.Fatalf("DescribeLoadBalancerAttributes %s: %v", lbARN, err)
+	}
+	a := map[string]string{}
+	for _, kv := range attrs.Attributes {
+		a[aws.ToString(kv.Key)] = aws.ToString(kv.Value)
+	}
+	// Deletion protection is off only here (local.auto.tfvars: destroy must
+	// succeed); TestProductionDefaultsInThePlan asserts production's true.
+	got = fmt.Sprintf("access_logs=%s bucket=%s prefix=%s deletion_protection=%s", a["access_logs.s3.enabled"], a["access_logs.s3.bucket"], a["access_logs.s3.prefix"], a["deletion_protection.enabled"])
+	want = fmt.Sprintf("access_logs=true bucket=%s-alb-logs-123456789012 prefix=alb deletion_protection=false", w.name)
+	if got != want {
+		t.Errorf("load balancer attributes:\n got %s\nwant %s", got, want)
+	}
+
+	lbs, err := lb.DescribeLoadBalancers(w.ctx, &elbv2.DescribeLoadBalancersInput{LoadBalancerArns: []string{lbARN}})
+	if err != nil || len(lbs.LoadBalancers) != 1 || len(lbs.LoadBalancers[0].SecurityGroups) != 1 {
+		t.Fatalf("DescribeLoadBalancers %s: %v", lbARN, err)
+	}
+	albSG := lbs.LoadBalancers[0].SecurityGroups[0]
+	apiSGs, err := c.DescribeSecurityGroups(w.ctx, &ec2.DescribeSecurityGroupsInput{Filters: []ec2types.Filter{{Name: aws.String("group-name"), Values: []string{w.name + "-api"}}}})
+	if err != nil || len(apiSGs.SecurityGroups) != 1 {
+		t.Fatalf("DescribeSecurityGroups %s-api: %v", w.name, err)
+	}
+	rules, err := c.DescribeSecurityGroupRules(w.ctx, &ec2.DescribeSecurityGroupRulesInput{Filters: []ec2types.Filter{{Name: aws.String("group-id"), Values: []string{albSG}}}})
+	if err != nil {
+		t.Fatalf("DescribeSecurityGroupRules %s: %v", albSG, err)
+	}
+	var egress []string
+	for _, r := range rules.SecurityGroupRules {
+		if !aws.ToBool(r.IsEgress) {
 			continue
 		}
-		got := fmt.Sprintf("%v > %v for %v periods on %v", alarm["metric_name"], alarm["threshold"], alarm["evaluation_periods"], metricNames(alarm))
-		want := fmt.Sprintf("<nil> > %v for %v periods on [%s]", c.threshold, c.periods, c.metricName)
-		if got != want {
-			t.Errorf("%s scale-out alarm:\n got %s\nwant %s", c.svc, got, want)
+		to := aws.ToString(r.CidrIpv4)
+		if r.ReferencedGroupInfo != nil {
+			to = aws.ToString(r.ReferencedGroupInfo.GroupId)
+		}
+		egress = append(egress, fmt.Sprintf("%s %d-%d to %s", aws.ToString(r.IpProtocol), aws.ToInt32(r.FromPort), aws.ToInt32(r.ToPort), to))
+	}
+	if want := []string{"tcp 8080-8080 to " + aws.ToString(apiSGs.SecurityGroups[0].GroupId)}; !slices.Equal(egress, want) {
+		t.Errorf("ALB security group %s egress %v, want only %v (the api tasks' group)", albSG, egress, want)
+	}
+}
+
+// checkTrust reads back both roles' trust of every service.
+func (w world) checkTrust() {
+	c := iam.NewFromConfig(w.cfg)
+	for _, svc := range []string{"api", "worker", "dlq"} {
+		for role, want := range map[string]string{
+			"task":      " ArnLike aws:SourceArn=[arn:aws:ecs:us-east-1:123456789012:*] StringEquals aws:SourceAccount=[123456789012]",
+			"execution": " StringEquals aws:SourceAccount=[123456789012]",
+		} {
+			name := w.name + "-" + svc + "-" + role
+			r, err := c.GetRole(w.ctx, &iam.GetRoleInput{RoleName: &name})
+			if err != nil {
+				w.t.Fatalf("GetRole %s: %v", name, err)
+			}
+			doc := aws.ToString(r.Role.AssumeRolePolicyDocument)
+			if dec, err := url.QueryUnescape(doc); err == nil {
+				doc = dec
+			}
+			var trust struct {
+				Statement []struct {
+					Condition map[string]map[string]stringList
+				}
+			}
+			if err := json.Unmarshal([]byte(doc), &trust); err != nil || len(trust.Statement) != 1 {
+				w.t.Fatalf("role %s trust: %v\n%s", name, err, doc)
+			}
+			if got := conditions(trust.Statement[0].Condition); got != want {
+				w.t.Errorf("role %s trust conditions:\n got%s\nwant%s", name, got, want)
+			}
+		}
+	}
+}
+
+// checkAlarmsInState checks the operator alarms and the topic as the aws
+// provider read them back from moto after creating them (DescribeAlarms,
+// GetTopicAttributes): the CloudWatch and SNS SDK modules are not
+// dependencies of this repository, so the provider's read is the read-back.
+func checkAlarmsInState(t *testing.T, tf *tfexec.Terraform) {
+	st, err := tf.Show(context.Background())
+	if err != nil {
+		t.Fatalf("terraform show: %v", err)
+	}
+	var topic string
+	alarms := map[string]map[string]any{}
+	var walk func(m *tfjson.StateModule)
+	walk = func(m *tfjson.StateModule) {
+		for _, r := range m.Resources {
+			switch {
+			case r.Type == "aws_sns_topic" && r.Address == "module.alarms.aws_sns_topic.alarms":
+				topic, _ = r.AttributeValues["arn"].(string)
+			case r.Type == "aws_cloudwatch_metric_alarm" && strings.HasPrefix(r.Address, "module.alarms."):
+				alarms[r.Address] = r.AttributeValues
+			}
+		}
+		for _, c := range m.ChildModules {
+			walk(c)
+		}
+	}
+	walk(st.Values.RootModule)
+	if !strings.HasPrefix(topic, "arn:aws:sns:") {
+		t.Fatalf("alarm topic ARN %q", topic)
+	}
+	if len(alarms) != 6 {
+		t.Errorf("%d operator alarms in the state, want 6", len(alarms))
+	}
+	for addr, a := range alarms {
+		for _, k := range []string{"alarm_actions", "ok_actions"} {
+			if got := fmt.Sprint(a[k]); got != "["+topic+"]" {
+				t.Errorf("%s %s = %s, want [%s]", addr, k, got, topic)
+			}
 		}
 	}
 }

@@ -207,8 +207,12 @@ func TestEnvironmentsValidateOffline(t *testing.T) {
 
 // Each bad input must be refused by its own validation block, with its
 // message, before anything is created. Terraform reports every failed
-// validation of a run, so one plan carries all the bad inputs: the subnet list
-// both overlaps a public subnet and leaves the VPC.
+// validation of a run, so one plan carries most bad inputs (the subnet list
+// both overlaps a public subnet and leaves the VPC). Two get plans of their
+// own, because Terraform skips checks downstream of a failed one: the
+// services are one module block with for_each, and once the api instance's
+// min_count fails, every check that reads var.min_count is skipped, the dlq
+// instance's max_count check included.
 func TestBadVariablesAreRejectedByValidation(t *testing.T) {
 	bin := terraformBinary(t)
 	moto := motoserver.Start(t)
@@ -219,38 +223,59 @@ func TestBadVariablesAreRejectedByValidation(t *testing.T) {
 	if err := tf.Init(ctx); err != nil {
 		t.Fatalf("terraform init in environments/local: %v", err)
 	}
-	bad := strings.Join([]string{
-		`private_subnet_cidrs = ["10.0.1.128/25", "10.1.4.0/24"]`,
-		`api = { min_count = 0 }`,
-		`worker = { stop_timeout = 121 }`,
-		`dlq = { min_count = 2, max_count = 1 }`,
-	}, "\n")
-	file := filepath.Join(t.TempDir(), "bad.tfvars")
-	if err := os.WriteFile(file, []byte(bad+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, err := tf.Plan(ctx, tfexec.VarFile(file), tfexec.Refresh(false),
-		tfexec.Var("aws_endpoint="+moto.URL), tfexec.Var("name="+uniqueName(t)))
-	if err == nil {
-		t.Fatalf("terraform plan with bad variables was accepted:\n%s", bad)
-	}
-	// The CLI wraps long messages; compare with line breaks folded.
-	got := strings.Join(strings.Fields(err.Error()), " ")
-	for _, c := range []struct{ input, want string }{
-		{"a private subnet overlapping a public one", "Subnet CIDR blocks overlap"},
-		{"a subnet outside the VPC", "Every subnet must lie inside vpc_cidr 10.0.0.0/16"},
-		{"an api count below one", "min_count must be a whole number of at least 1, got 0"},
-		{"a worker stopTimeout above Fargate's 120 s", "stop_timeout must be between 2 and 120 seconds (Fargate's maximum is 120), got 121"},
-		{"a dlq max below its min", "max_count (1) must be at least min_count (2)"},
+	type want struct{ input, says string }
+	for i, c := range []struct {
+		bad   []string
+		wants []want
+	}{
+		{
+			bad: []string{
+				`private_subnet_cidrs = ["10.0.1.128/25", "10.1.4.0/24"]`,
+				`api = { min_count = 0 }`,
+				`worker = { stop_timeout = 121 }`,
+				`alarm_email = "oncall"`,
+			},
+			wants: []want{
+				{"a private subnet overlapping a public one", "Subnet CIDR blocks overlap"},
+				{"a subnet outside the VPC", "Every subnet must lie inside vpc_cidr 10.0.0.0/16"},
+				{"an api count below one", "min_count must be a whole number of at least 1, got 0"},
+				{"a worker stopTimeout above Fargate's 120 s", "stop_timeout must be between 2 and 120 seconds (Fargate's maximum is 120), got 121"},
+				{"an alarm address that is not one", "email must be an email address or null, got oncall"},
+			},
+		},
+		{
+			bad:   []string{`dlq = { min_count = 2, max_count = 1 }`},
+			wants: []want{{"a dlq max below its min", "max_count (1) must be at least min_count (2)"}},
+		},
+		{
+			// The services' for_each reads it, so it too would hide the
+			// module.service checks.
+			bad:   []string{`liveness_max_age_seconds = 10`},
+			wants: []want{{"a liveness max-age shorter than a healthy worker's longest quiet gap", "liveness_max_age_seconds must be at least 70"}},
+		},
 	} {
-		if !strings.Contains(got, c.want) {
-			t.Errorf("%s: terraform plan's errors do not say %q", c.input, c.want)
+		bad := strings.Join(c.bad, "\n")
+		file := filepath.Join(t.TempDir(), fmt.Sprintf("bad%d.tfvars", i))
+		if err := os.WriteFile(file, []byte(bad+"\n"), 0o644); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if n := strings.Count(got, "Invalid value for variable"); n != 5 {
-		t.Errorf("terraform plan reported %d variable validation errors, want 5", n)
-	}
-	if t.Failed() {
-		t.Logf("terraform plan's output:\n%v", err)
+		_, err := tf.Plan(ctx, tfexec.VarFile(file), tfexec.Refresh(false),
+			tfexec.Var("aws_endpoint="+moto.URL), tfexec.Var("name="+uniqueName(t)))
+		if err == nil {
+			t.Fatalf("terraform plan with bad variables was accepted:\n%s", bad)
+		}
+		// The CLI wraps long messages; compare with line breaks folded.
+		got := strings.Join(strings.Fields(err.Error()), " ")
+		for _, w := range c.wants {
+			if !strings.Contains(got, w.says) {
+				t.Errorf("%s: terraform plan's errors do not say %q", w.input, w.says)
+			}
+		}
+		if n := strings.Count(got, "Invalid value for variable"); n != len(c.wants) {
+			t.Errorf("terraform plan with\n%s\nreported %d variable validation errors, want %d", bad, n, len(c.wants))
+		}
+		if t.Failed() {
+			t.Logf("terraform plan's output:\n%v", err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 # The least-privilege contract: what each IAM role is meant to do.
 #
-# One block per role, named by the Terraform address of its aws_iam_role.
+# One block per role, named by the Terraform address of its aws_iam_role
+# (the services are one module block with for_each: module.service["api"]).
 # `code` names the service under services/ whose Go code runs with the role,
 # so policy-check --code services compares the role with the AWS calls the
 # code makes. Resources are Terraform references, resolved in the root
@@ -8,7 +9,7 @@
 # Each task role grants exactly the AWS calls services/catalog lists for its
 # service; go test ./services/catalog/ compares them.
 
-role "module.api.aws_iam_role.task" {
+role "module.service[\"api\"].aws_iam_role.task" {
   code = "api"
   allow {
     actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
@@ -20,7 +21,7 @@ role "module.api.aws_iam_role.task" {
   }
 }
 
-role "module.worker.aws_iam_role.task" {
+role "module.service[\"worker\"].aws_iam_role.task" {
   code = "worker"
   allow {
     actions   = ["dynamodb:UpdateItem"]
@@ -35,7 +36,7 @@ role "module.worker.aws_iam_role.task" {
   }
 }
 
-role "module.dlq.aws_iam_role.task" {
+role "module.service[\"dlq\"].aws_iam_role.task" {
   code = "dlq"
   allow {
     actions   = ["dynamodb:UpdateItem"]
@@ -50,7 +51,7 @@ role "module.dlq.aws_iam_role.task" {
 # Execution roles: ECS pulls the service's image and ships its logs.
 # ecr:GetAuthorizationToken accepts only "*".
 
-role "module.api.aws_iam_role.execution" {
+role "module.service[\"api\"].aws_iam_role.execution" {
   allow {
     actions   = ["ecr:GetAuthorizationToken"]
     resources = ["*"]
@@ -61,11 +62,11 @@ role "module.api.aws_iam_role.execution" {
   }
   allow {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${module.api.aws_cloudwatch_log_group.this.arn}:log-stream:*"]
+    resources = ["${module.service["api"].aws_cloudwatch_log_group.this.arn}:log-stream:*"]
   }
 }
 
-role "module.worker.aws_iam_role.execution" {
+role "module.service[\"worker\"].aws_iam_role.execution" {
   allow {
     actions   = ["ecr:GetAuthorizationToken"]
     resources = ["*"]
@@ -76,11 +77,11 @@ role "module.worker.aws_iam_role.execution" {
   }
   allow {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${module.worker.aws_cloudwatch_log_group.this.arn}:log-stream:*"]
+    resources = ["${module.service["worker"].aws_cloudwatch_log_group.this.arn}:log-stream:*"]
   }
 }
 
-role "module.dlq.aws_iam_role.execution" {
+role "module.service[\"dlq\"].aws_iam_role.execution" {
   allow {
     actions   = ["ecr:GetAuthorizationToken"]
     resources = ["*"]
@@ -91,7 +92,7 @@ role "module.dlq.aws_iam_role.execution" {
   }
   allow {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${module.dlq.aws_cloudwatch_log_group.this.arn}:log-stream:*"]
+    resources = ["${module.service["dlq"].aws_cloudwatch_log_group.this.arn}:log-stream:*"]
   }
 }
 
@@ -119,7 +120,7 @@ role "module.deploy_role.aws_iam_role.deploy" {
   }
   allow {
     actions   = ["ecs:DescribeServices", "ecs:UpdateService"]
-    resources = [module.api.service_arn, module.worker.service_arn, module.dlq.service_arn]
+    resources = [module.service["api"].service_arn, module.service["worker"].service_arn, module.service["dlq"].service_arn]
   }
   allow {
     actions   = ["ecs:DescribeTasks"]
@@ -134,9 +135,9 @@ role "module.deploy_role.aws_iam_role.deploy" {
   allow {
     actions = ["iam:PassRole"]
     resources = [
-      module.api.task_role_arn, module.api.execution_role_arn,
-      module.worker.task_role_arn, module.worker.execution_role_arn,
-      module.dlq.task_role_arn, module.dlq.execution_role_arn,
+      module.service["api"].task_role_arn, module.service["api"].execution_role_arn,
+      module.service["worker"].task_role_arn, module.service["worker"].execution_role_arn,
+      module.service["dlq"].task_role_arn, module.service["dlq"].execution_role_arn,
     ]
   }
   allow {
@@ -146,5 +147,13 @@ role "module.deploy_role.aws_iam_role.deploy" {
   allow {
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
     resources = ["arn:aws:s3:::${var.state_bucket}/${var.state_key}", "arn:aws:s3:::${var.state_bucket}/${var.state_key}.tflock"]
+  }
+}
+
+# VPC flow logs deliver to their own log group and nothing else.
+role "module.network.aws_iam_role.flow" {
+  allow {
+    actions   = ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+    resources = ["${module.network.aws_cloudwatch_log_group.flow.arn}:*"]
   }
 }

@@ -14,12 +14,19 @@ import (
 
 	"github.com/conveyor-dev/conveyor/services/dlq/deadletter"
 	"github.com/conveyor-dev/conveyor/services/internal/config"
+	"github.com/conveyor-dev/conveyor/services/internal/liveness"
 	"github.com/conveyor-dev/conveyor/services/internal/queue"
 	"github.com/conveyor-dev/conveyor/services/internal/servicemain"
 	"github.com/conveyor-dev/conveyor/services/internal/taskstore"
 )
 
-func main() { servicemain.Run("dlq", run) }
+func main() {
+	// The container health check (infra: `dlq health -file F -max-age D`).
+	if len(os.Args) > 1 && os.Args[1] == "health" {
+		os.Exit(liveness.Health(os.Args[2:], os.Stderr))
+	}
+	servicemain.Run("dlq", run)
+}
 
 func run(ctx context.Context, log *slog.Logger) error {
 	c, err := deadletter.ConfigFromEnv(os.Getenv)
@@ -32,6 +39,6 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	d := deadletter.New(c,
 		taskstore.New(dynamodb.NewFromConfig(awsCfg), c.Table),
-		queue.New(sqs.NewFromConfig(awsCfg), c.DLQURL), log)
+		queue.New(sqs.NewFromConfig(awsCfg, liveness.SQSOption(os.Getenv("CONVEYOR_LIVENESS_FILE"))), c.DLQURL), log)
 	return d.Run(ctx)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/conveyor-dev/conveyor/services/internal/config"
+	"github.com/conveyor-dev/conveyor/services/internal/liveness"
 	"github.com/conveyor-dev/conveyor/services/internal/queue"
 	"github.com/conveyor-dev/conveyor/services/internal/servicemain"
 	"github.com/conveyor-dev/conveyor/services/internal/taskstore"
@@ -22,7 +23,13 @@ import (
 	"github.com/conveyor-dev/conveyor/services/worker/runner"
 )
 
-func main() { servicemain.Run("worker", run) }
+func main() {
+	// The container health check (infra: `worker health -file F -max-age D`).
+	if len(os.Args) > 1 && os.Args[1] == "health" {
+		os.Exit(liveness.Health(os.Args[2:], os.Stderr))
+	}
+	servicemain.Run("worker", run)
+}
 
 func run(ctx context.Context, log *slog.Logger) error {
 	c, err := runner.ConfigFromEnv(os.Getenv)
@@ -35,7 +42,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	w := runner.New(c,
 		taskstore.New(dynamodb.NewFromConfig(awsCfg), c.Table),
-		queue.New(sqs.NewFromConfig(awsCfg), c.QueueURL),
+		queue.New(sqs.NewFromConfig(awsCfg, liveness.SQSOption(os.Getenv("CONVEYOR_LIVENESS_FILE"))), c.QueueURL),
 		tasktype.Builtin(), log)
 	return w.Run(ctx)
 }

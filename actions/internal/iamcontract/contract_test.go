@@ -72,14 +72,14 @@ func TestBadContractsAreErrorsWithPositions(t *testing.T) {
 	}
 }
 
-func TestTheRepositoryContractNamesTheSevenRoles(t *testing.T) {
+func TestTheRepositoryContractNamesEveryRole(t *testing.T) {
 	c, err := Load(filepath.Join("..", "..", "..", "policies"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"module.api.aws_iam_role.task", "module.api.aws_iam_role.execution", "module.worker.aws_iam_role.task",
-		"module.worker.aws_iam_role.execution", "module.dlq.aws_iam_role.task", "module.dlq.aws_iam_role.execution",
-		"module.deploy_role.aws_iam_role.deploy"}
+	want := []string{`module.service["api"].aws_iam_role.task`, `module.service["api"].aws_iam_role.execution`, `module.service["worker"].aws_iam_role.task`,
+		`module.service["worker"].aws_iam_role.execution`, `module.service["dlq"].aws_iam_role.task`, `module.service["dlq"].aws_iam_role.execution`,
+		"module.deploy_role.aws_iam_role.deploy", "module.network.aws_iam_role.flow"}
 	got := map[string]string{}
 	for _, r := range c.Roles {
 		got[r.Address] = r.Code
@@ -90,7 +90,7 @@ func TestTheRepositoryContractNamesTheSevenRoles(t *testing.T) {
 		}
 	}
 	for _, svc := range []string{"api", "worker", "dlq"} {
-		if got["module."+svc+".aws_iam_role.task"] != svc {
+		if got[`module.service["`+svc+`"].aws_iam_role.task`] != svc {
 			t.Errorf("the %s task role must map to services/%s", svc, svc)
 		}
 	}

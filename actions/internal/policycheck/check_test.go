@@ -184,13 +184,13 @@ func TestCheckPlanChecksTheExactValues(t *testing.T) {
 		}
 		return false
 	}
-	if !has("IAM009", policyrules.Error, "module.api.aws_iam_role_policy.task.policy", "dynamodb:scan") {
+	if !has("IAM009", policyrules.Error, `module.service["api"].aws_iam_role_policy.task.policy`, "dynamodb:scan") {
 		t.Errorf("the plan's dynamodb:Scan is outside the contract:%s", describe(fs))
 	}
-	if !has("IAM003", policyrules.Error, "module.api.aws_iam_role_policy.task.policy", `"*"`) {
+	if !has("IAM003", policyrules.Error, `module.service["api"].aws_iam_role_policy.task.policy`, `"*"`) {
 		t.Errorf(`sqs:SendMessage on "*" must be flagged:%s`, describe(fs))
 	}
-	if !has("IAM008", policyrules.Warning, "module.api.aws_iam_role_policy.unknown.policy", "not known until apply") {
+	if !has("IAM008", policyrules.Warning, `module.service["api"].aws_iam_role_policy.unknown.policy`, "not known until apply") {
 		t.Errorf("a policy unknown at plan time is a warning:%s", describe(fs))
 	}
 }

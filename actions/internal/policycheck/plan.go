@@ -183,9 +183,28 @@ func planRange(addr, attr string) hcl.Range {
 	return hcl.Range{Filename: name, Start: hcl.Pos{Line: 1, Column: 1}, End: hcl.Pos{Line: 1, Column: 1}}
 }
 
-var indexRE = regexp.MustCompile(`\[[^\]]*\]`)
+// moduleRE matches one module step of an address, with its instance key
+// if the call has count or for_each: module.service["api"].
+var moduleRE = regexp.MustCompile(`^module\.([A-Za-z0-9_-]+)(\[[^\]]*\])?\.`)
 
-func stripIndex(addr string) string { return indexRE.ReplaceAllString(addr, "") }
+var trailingIndexRE = regexp.MustCompile(`\[[^\]]*\]$`)
+
+// stripIndex drops the resource's own count/for_each key but keeps the
+// module instance keys, so module.service["api"].aws_iam_role.task stays
+// the role the contract names (and the HCL evaluator reports), apart from
+// module.service["worker"]'s.
+func stripIndex(addr string) string {
+	prefix := ""
+	for {
+		m := moduleRE.FindString(addr)
+		if m == "" {
+			break
+		}
+		prefix += m
+		addr = addr[len(m):]
+	}
+	return prefix + trailingIndexRE.ReplaceAllString(addr, "")
+}
 
 // configRefs returns the resource addresses (module path included) that
 // a resource's argument refers to in the plan's configuration.
@@ -193,19 +212,23 @@ func configRefs(plan *tfjson.Plan, addr, attr string) []string {
 	if plan.Config == nil || plan.Config.RootModule == nil {
 		return nil
 	}
-	parts := strings.Split(stripIndex(addr), ".")
 	mod := plan.Config.RootModule
 	prefix := ""
-	for len(parts) > 2 && parts[0] == "module" {
-		call, ok := mod.ModuleCalls[parts[1]]
+	rest := stripIndex(addr)
+	for {
+		m := moduleRE.FindStringSubmatch(rest)
+		if m == nil {
+			break
+		}
+		call, ok := mod.ModuleCalls[m[1]]
 		if !ok || call.Module == nil {
 			return nil
 		}
-		prefix += "module." + parts[1] + "."
+		prefix += m[0]
 		mod = call.Module
-		parts = parts[2:]
+		rest = rest[len(m[0]):]
 	}
-	local := strings.Join(parts, ".")
+	local := rest
 	for _, r := range mod.Resources {
 		if r.Address != local {
 			continue

@@ -2,9 +2,11 @@
 # the throw-away nature of a test world; the second is where moto lacks a
 # feature, one comment per difference.
 
-environment               = "local"
-table_deletion_protection = false # destroy must succeed
-ecr_force_delete          = true  # destroy must succeed
+environment                   = "local"
+table_deletion_protection     = false # destroy must succeed
+ecr_force_delete              = true  # destroy must succeed
+alb_deletion_protection       = false # destroy must succeed
+alb_access_logs_force_destroy = true  # destroy must succeed
 
 # moto 5.2.1 does not implement Application Auto Scaling's
 # ListTagsForResource, which the aws provider calls after creating a scalable

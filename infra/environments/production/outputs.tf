@@ -7,19 +7,19 @@ output "cluster_name" {
 }
 
 output "service_names" {
-  value = {
-    api    = module.api.service_name
-    worker = module.worker.service_name
-    dlq    = module.dlq.service_name
-  }
+  value = { for s, m in module.service : s => m.service_name }
 }
 
 output "task_definition_families" {
-  value = {
-    api    = module.api.task_definition_family
-    worker = module.worker.task_definition_family
-    dlq    = module.dlq.task_definition_family
-  }
+  value = { for s, m in module.service : s => m.task_definition_family }
+}
+
+output "alarm_topic_arn" {
+  value = module.alarms.topic_arn
+}
+
+output "alarm_names" {
+  value = module.alarms.alarm_names
 }
 
 output "repository_urls" {

@@ -88,6 +88,11 @@ variable "api" {
     health_check_grace_period_seconds = optional(number, 60)
     cpu_scale_out_percent             = optional(number, 70)
     cpu_scale_out_minutes             = optional(number, 2)
+    # 100 / 200, not the design's 50 / 200: at 2 tasks, 50 % lets ECS stop
+    # one old task before a new one is healthy, so every deploy would run
+    # on a single task (docs/architecture.md).
+    deployment_minimum_healthy_percent = optional(number, 100)
+    deployment_maximum_percent         = optional(number, 200)
   })
   default = {}
 }
@@ -104,6 +109,10 @@ variable "worker" {
     queue_depth_threshold      = optional(number, 500)
     backlog_per_task_target    = optional(number, 125)
     visibility_timeout_seconds = optional(number, 60)
+    # As designed: half the workers may be replaced at once; the queue
+    # holds the work meanwhile.
+    deployment_minimum_healthy_percent = optional(number, 50)
+    deployment_maximum_percent         = optional(number, 200)
   })
   default = {}
 
@@ -121,19 +130,70 @@ variable "dlq" {
     cpu          = optional(number, 256)
     memory       = optional(number, 512)
     stop_timeout = optional(number, 30)
+    # As designed: dead letters wait in the DLQ during a deploy.
+    deployment_minimum_healthy_percent = optional(number, 50)
+    deployment_maximum_percent         = optional(number, 200)
   })
   default = {}
 }
 
-variable "deployment_minimum_healthy_percent" {
-  description = "Rolling update lower bound for all three services (designed 50; 100 keeps the api at two tasks during a deploy, see docs/architecture.md)."
+variable "liveness_max_age_seconds" {
+  description = "worker and dlq fail their container health check when their liveness file is older than this (they refresh it after every SQS call)."
   type        = number
-  default     = 50
+  default     = 90
+
+  # A healthy process may be quiet for a 20 s long poll that times out 15 s
+  # later plus a 30 s backoff (services/internal/queue): 65 s.
+  validation {
+    condition     = var.liveness_max_age_seconds >= 70
+    error_message = "liveness_max_age_seconds must be at least 70 (a healthy worker can be quiet for 65 s: long poll, timeout, backoff), got ${var.liveness_max_age_seconds}."
+  }
 }
 
-variable "deployment_maximum_percent" {
+variable "alarm_email" {
+  description = "Address subscribed to the operator alarms' SNS topic. No default: without it the topic has no subscriber."
+  type        = string
+  default     = null
+}
+
+variable "alarms" {
+  description = "Thresholds of the operator alarms (modules/alarms)."
+  type = object({
+    queue_oldest_message_seconds = optional(number, 300)
+    dlq_oldest_message_seconds   = optional(number, 3600)
+    api_error_rate_percent       = optional(number, 5)
+    api_error_rate_periods       = optional(number, 2)
+    worker_backlog_per_task      = optional(number, 250)
+  })
+  default = {}
+}
+
+variable "alb_deletion_protection" {
+  type    = bool
+  default = true
+}
+
+variable "alb_access_logs" {
+  description = "ALB access logs to an S3 bucket the alb module creates."
+  type        = bool
+  default     = true
+}
+
+variable "alb_access_logs_retention_days" {
   type    = number
-  default = 200
+  default = 90
+}
+
+variable "alb_access_logs_force_destroy" {
+  description = "Let destroy delete the access-log bucket with its logs (throw-away worlds only)."
+  type        = bool
+  default     = false
+}
+
+variable "flow_log_retention_days" {
+  description = "Days CloudWatch Logs keeps the VPC flow logs."
+  type        = number
+  default     = 90
 }
 
 variable "max_receive_count" {

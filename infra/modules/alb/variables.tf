@@ -12,11 +12,6 @@ variable "vpc_id" {
   type = string
 }
 
-variable "vpc_cidr" {
-  description = "The VPC's CIDR, where the api targets live. Passed in rather than looked up, so planning needs no ec2:DescribeVpcs."
-  type        = string
-}
-
 variable "public_subnet_ids" {
   description = "Public subnets, one per AZ."
   type        = list(string)
@@ -73,8 +68,36 @@ variable "idle_timeout" {
 }
 
 variable "deletion_protection" {
-  type    = bool
-  default = false
+  description = "Refuse to delete the load balancer (the service's public address) until this is turned off."
+  type        = bool
+  default     = true
+}
+
+variable "target_security_group_id" {
+  description = "The api tasks' security group: the only destination the ALB may send to."
+  type        = string
+}
+
+variable "account_id" {
+  description = "Names the access-log bucket and scopes the log-delivery policy to this account's prefix."
+  type        = string
+}
+
+variable "access_logs" {
+  description = "Write access logs to an S3 bucket this module creates."
+  type        = bool
+  default     = true
+}
+
+variable "access_logs_retention_days" {
+  type    = number
+  default = 90
+}
+
+variable "access_logs_force_destroy" {
+  description = "Let destroy delete a bucket that still holds logs (throw-away worlds only)."
+  type        = bool
+  default     = false
 }
 
 variable "tags" {

@@ -1,12 +1,42 @@
 # One Fargate service: its two roles, task definition, service, security
 # group, log group and step-scaling policies.
 
-data "aws_iam_policy_document" "ecs_tasks_assume" {
+# Both roles trust ECS tasks of this account only (confused-deputy
+# prevention). ECS sets aws:SourceArn when a task assumes its task role; the
+# execution role is assumed by the ECS agent, which the docs show with
+# aws:SourceAccount alone ("Task IAM role" and "Task execution IAM role",
+# Amazon ECS Developer Guide).
+data "aws_iam_policy_document" "task_assume" {
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
       identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [var.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${var.partition}:ecs:${var.region}:${var.account_id}:*"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "execution_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [var.account_id]
     }
   }
 }
@@ -21,7 +51,7 @@ resource "aws_cloudwatch_log_group" "this" {
 # the environment passes in, built from the data module's ARNs.
 resource "aws_iam_role" "task" {
   name               = "${var.name}-task"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  assume_role_policy = data.aws_iam_policy_document.task_assume.json
   tags               = var.tags
 }
 
@@ -43,7 +73,7 @@ resource "aws_iam_role_policy" "task" {
 # and write the logs. Kept apart so the service's code never holds it.
 resource "aws_iam_role" "execution" {
   name               = "${var.name}-execution"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  assume_role_policy = data.aws_iam_policy_document.execution_assume.json
   tags               = var.tags
 }
 
@@ -77,7 +107,10 @@ resource "aws_iam_role_policy" "execution" {
 }
 
 resource "aws_ecs_task_definition" "this" {
-  family                   = var.name
+  family = var.name
+  # Keep replaced revisions ACTIVE: rollback (actions/rollback) may return to
+  # one, and ECS cannot start new tasks from an INACTIVE revision.
+  skip_destroy             = true
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
   cpu                      = tostring(var.cpu)
@@ -101,6 +134,15 @@ resource "aws_ecs_task_definition" "this" {
       protocol      = "tcp"
     }]
     environment = [for k in sort(keys(var.environment)) : { name = k, value = var.environment[k] }]
+    # A command check for services the ALB does not watch: without it the
+    # circuit breaker sees only crashes, never a hung process.
+    healthCheck = var.health_check == null ? null : {
+      command     = var.health_check.command
+      interval    = var.health_check.interval
+      timeout     = var.health_check.timeout
+      retries     = var.health_check.retries
+      startPeriod = var.health_check.start_period
+    }
     logConfiguration = {
       logDriver = "awslogs"
       options = {
@@ -162,6 +204,10 @@ resource "aws_ecs_service" "this" {
   health_check_grace_period_seconds  = var.target_group_arn == null ? null : var.health_check_grace_period_seconds
   enable_ecs_managed_tags            = true
   propagate_tags                     = "SERVICE"
+  # After an AZ event ECS moves tasks back until they are spread over the
+  # AZs again; without it both api tasks can stay in one AZ and the next AZ
+  # failure is a full outage.
+  availability_zone_rebalancing = "ENABLED"
 
   deployment_controller {
     type = "ECS"
@@ -170,6 +216,18 @@ resource "aws_ecs_service" "this" {
   deployment_circuit_breaker {
     enable   = true
     rollback = true
+  }
+
+  # CloudWatch alarms ECS watches during a deployment: one in ALARM fails it
+  # and, with rollback, returns to the last completed deployment. This
+  # catches a release that passes health checks but fails requests.
+  dynamic "alarms" {
+    for_each = length(var.deployment_alarm_names) == 0 ? [] : [var.deployment_alarm_names]
+    content {
+      alarm_names = alarms.value
+      enable      = true
+      rollback    = true
+    }
   }
 
   network_configuration {
@@ -192,6 +250,19 @@ resource "aws_ecs_service" "this" {
     # owns the count. An apply must not undo either.
     ignore_changes = [task_definition, desired_count]
   }
+
+  # A task must not start before its roles can act and its security group
+  # lets it reach the endpoints: IAM and EC2 accept these at once but apply
+  # them a moment later, and a task that starts in between fails and counts
+  # towards the circuit breaker. (The listener is waited for through
+  # var.target_group_arn: the alb module's output depends on it.)
+  depends_on = [
+    aws_iam_role_policy.task,
+    aws_iam_role_policy.execution,
+    aws_vpc_security_group_ingress_rule.container,
+    aws_vpc_security_group_egress_rule.endpoints,
+    aws_vpc_security_group_egress_rule.gateway_endpoints,
+  ]
 
   tags = var.tags
 }
@@ -248,7 +319,7 @@ resource "aws_cloudwatch_metric_alarm" "high" {
   count               = var.enable_autoscaling ? 1 : 0
   alarm_name          = "${var.name}-scale-out"
   alarm_description   = "Scale ${var.name} out by ${var.autoscaling.scale_out_step}"
-  comparison_operator = "GreaterThanThreshold"
+  comparison_operator = var.autoscaling.scale_out_comparison_operator
   threshold           = var.autoscaling.scale_out_threshold
   evaluation_periods  = var.autoscaling.scale_out_periods
   datapoints_to_alarm = var.autoscaling.scale_out_periods
@@ -282,7 +353,7 @@ resource "aws_cloudwatch_metric_alarm" "low" {
   count               = var.enable_autoscaling ? 1 : 0
   alarm_name          = "${var.name}-scale-in"
   alarm_description   = "Scale ${var.name} in by 1"
-  comparison_operator = "LessThanThreshold"
+  comparison_operator = var.autoscaling.scale_in_comparison_operator
   threshold           = var.autoscaling.scale_in_threshold
   evaluation_periods  = var.autoscaling.scale_in_periods
   datapoints_to_alarm = var.autoscaling.scale_in_periods

@@ -12,6 +12,21 @@ variable "region" {
   type = string
 }
 
+variable "account_id" {
+  description = "The account the roles trust ECS tasks of (aws:SourceAccount, aws:SourceArn)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.account_id))
+    error_message = "account_id must be a 12-digit AWS account id, got ${var.account_id}."
+  }
+}
+
+variable "partition" {
+  type    = string
+  default = "aws"
+}
+
 variable "cluster_arn" {
   type = string
 }
@@ -206,14 +221,16 @@ variable "autoscaling" {
       stat        = optional(string, "Average")
       return_data = optional(bool, false)
     }))
-    period              = optional(number, 60)
-    scale_out_threshold = number
-    scale_out_periods   = number
-    scale_out_step      = optional(number, 1)
-    scale_out_cooldown  = optional(number, 60)
-    scale_in_threshold  = number
-    scale_in_periods    = number
-    scale_in_cooldown   = optional(number, 300)
+    period                        = optional(number, 60)
+    scale_out_comparison_operator = optional(string, "GreaterThanThreshold")
+    scale_in_comparison_operator  = optional(string, "LessThanThreshold")
+    scale_out_threshold           = number
+    scale_out_periods             = number
+    scale_out_step                = optional(number, 1)
+    scale_out_cooldown            = optional(number, 60)
+    scale_in_threshold            = number
+    scale_in_periods              = number
+    scale_in_cooldown             = optional(number, 300)
   })
 
   validation {
@@ -222,9 +239,50 @@ variable "autoscaling" {
   }
 
   validation {
-    condition     = var.autoscaling.scale_in_threshold <= var.autoscaling.scale_out_threshold
-    error_message = "autoscaling.scale_in_threshold (${var.autoscaling.scale_in_threshold}) must not exceed scale_out_threshold (${var.autoscaling.scale_out_threshold}), or the service would flap."
+    condition = (contains(["GreaterThanThreshold", "GreaterThanOrEqualToThreshold"], var.autoscaling.scale_out_comparison_operator) &&
+    contains(["LessThanThreshold", "LessThanOrEqualToThreshold"], var.autoscaling.scale_in_comparison_operator))
+    error_message = "autoscaling: scale out on GreaterThanThreshold or GreaterThanOrEqualToThreshold and scale in on LessThanThreshold or LessThanOrEqualToThreshold, got ${var.autoscaling.scale_out_comparison_operator} and ${var.autoscaling.scale_in_comparison_operator}."
   }
+
+  # The two alarms must never both be in ALARM: the scale-in range has to lie
+  # below the scale-out range. Equal thresholds are allowed only when one
+  # side excludes the threshold itself (>= 1 out, < 1 in).
+  validation {
+    condition = (var.autoscaling.scale_in_threshold < var.autoscaling.scale_out_threshold ||
+      (var.autoscaling.scale_in_threshold == var.autoscaling.scale_out_threshold &&
+        !(var.autoscaling.scale_out_comparison_operator == "GreaterThanOrEqualToThreshold" &&
+    var.autoscaling.scale_in_comparison_operator == "LessThanOrEqualToThreshold")))
+    error_message = "autoscaling: scale in (${var.autoscaling.scale_in_comparison_operator} ${var.autoscaling.scale_in_threshold}) overlaps scale out (${var.autoscaling.scale_out_comparison_operator} ${var.autoscaling.scale_out_threshold}), so the service would flap."
+  }
+}
+
+variable "health_check" {
+  description = "The container's command health check (ECS runs command inside the container), or null. The ALB's target-group check covers load-balanced services."
+  type = object({
+    command      = list(string)
+    interval     = optional(number, 30)
+    timeout      = optional(number, 5)
+    retries      = optional(number, 3)
+    start_period = optional(number, 60)
+  })
+  default = null
+
+  validation {
+    # Terraform evaluates both sides of ||, so null is tested with ?: instead.
+    condition = var.health_check == null ? true : (
+      contains(["CMD", "CMD-SHELL"], try(var.health_check.command[0], "")) &&
+      var.health_check.interval >= 5 && var.health_check.interval <= 300 &&
+      var.health_check.timeout >= 2 && var.health_check.timeout <= 60 &&
+      var.health_check.retries >= 1 && var.health_check.retries <= 10 &&
+    var.health_check.start_period >= 0 && var.health_check.start_period <= 300)
+    error_message = "health_check: command must start with CMD or CMD-SHELL; interval 5..300, timeout 2..60, retries 1..10, start_period 0..300 (ECS's ranges), got ${jsonencode(var.health_check)}."
+  }
+}
+
+variable "deployment_alarm_names" {
+  description = "CloudWatch alarms that fail a deployment (and roll it back) when they go into ALARM while it runs."
+  type        = list(string)
+  default     = []
 }
 
 variable "enable_autoscaling" {

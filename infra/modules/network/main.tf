@@ -60,12 +60,64 @@ resource "aws_route_table_association" "private" {
   route_table_id = aws_route_table.private[count.index].id
 }
 
+# Endpoint policies. Everything that leaves the private subnets goes through
+# an endpoint, so these decide what the tasks can reach at all: only this
+# account's principals acting on this account's resources (a stolen task
+# credential cannot copy data to another account's queue or table, and
+# another account's credentials are useless here). S3 is the exception: the
+# tasks use it only for ECR's image layers, which live in an AWS-owned
+# bucket ("Amazon ECR interface VPC endpoints", Minimum Amazon S3 bucket
+# permissions for Amazon ECR, Amazon ECR User Guide), reached with a URL
+# ECR signs, so that statement names the bucket and s3:GetObject only.
+locals {
+  own_account_only = {
+    Sid       = "ThisAccountOnly"
+    Effect    = "Allow"
+    Principal = "*"
+    Action    = "*"
+    Resource  = "*"
+    Condition = {
+      StringEquals = {
+        "aws:PrincipalAccount" = var.account_id
+        "aws:ResourceAccount"  = var.account_id
+      }
+    }
+  }
+  gateway_policies = {
+    s3 = {
+      Version = "2012-10-17"
+      Statement = [{
+        Sid       = "EcrImageLayers"
+        Effect    = "Allow"
+        Principal = "*"
+        Action    = ["s3:GetObject"]
+        Resource  = ["arn:${var.partition}:s3:::prod-${var.region}-starport-layer-bucket/*"]
+      }]
+    }
+    dynamodb = { Version = "2012-10-17", Statement = [local.own_account_only] }
+  }
+  # ecr:GetAuthorizationToken acts on no resource ("*" is its only form), so
+  # it has no resource account to compare; it is admitted for this
+  # account's principals alone.
+  interface_extra = {
+    "ecr.api" = [{
+      Sid       = "EcrAuthThisAccount"
+      Effect    = "Allow"
+      Principal = "*"
+      Action    = ["ecr:GetAuthorizationToken"]
+      Resource  = "*"
+      Condition = { StringEquals = { "aws:PrincipalAccount" = var.account_id } }
+    }]
+  }
+}
+
 resource "aws_vpc_endpoint" "gateway" {
   for_each          = toset(["s3", "dynamodb"])
   vpc_id            = aws_vpc.this.id
   service_name      = "com.amazonaws.${var.region}.${each.key}"
   vpc_endpoint_type = "Gateway"
   route_table_ids   = aws_route_table.private[*].id
+  policy            = jsonencode(local.gateway_policies[each.key])
   tags              = merge(var.tags, { Name = "${var.name}-${each.key}" })
 }
 
@@ -94,5 +146,65 @@ resource "aws_vpc_endpoint" "interface" {
   subnet_ids          = aws_subnet.private[*].id
   security_group_ids  = [aws_security_group.endpoints.id]
   private_dns_enabled = var.interface_endpoint_private_dns
+  policy              = jsonencode({ Version = "2012-10-17", Statement = concat([local.own_account_only], lookup(local.interface_extra, each.key, [])) })
   tags                = merge(var.tags, { Name = "${var.name}-${each.key}" })
+}
+
+# The VPC's default security group, taken over with no rules at all: nothing
+# uses it, and anything that lands in it by mistake can talk to nothing.
+resource "aws_default_security_group" "this" {
+  vpc_id = aws_vpc.this.id
+  tags   = merge(var.tags, { Name = "${var.name}-default-unused" })
+}
+
+# VPC flow logs (accepted and rejected traffic) to CloudWatch Logs.
+resource "aws_cloudwatch_log_group" "flow" {
+  name              = "/vpc/${var.name}/flow-logs"
+  retention_in_days = var.flow_log_retention_days
+  tags              = var.tags
+}
+
+resource "aws_flow_log" "this" {
+  vpc_id                   = aws_vpc.this.id
+  traffic_type             = "ALL"
+  log_destination_type     = "cloud-watch-logs"
+  log_destination          = aws_cloudwatch_log_group.flow.arn
+  iam_role_arn             = aws_iam_role.flow.arn
+  max_aggregation_interval = 60
+  tags                     = merge(var.tags, { Name = "${var.name}-flow-logs" })
+  depends_on               = [aws_iam_role_policy.flow]
+}
+
+# The delivery role: VPC flow logs of this account only ("IAM role for
+# publishing flow logs to CloudWatch Logs", Amazon VPC User Guide), writing
+# only to its own log group.
+resource "aws_iam_role" "flow" {
+  name = "${var.name}-flow-logs"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "vpc-flow-logs.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = var.account_id }
+        ArnLike      = { "aws:SourceArn" = "arn:${var.partition}:ec2:${var.region}:${var.account_id}:vpc-flow-log/*" }
+      }
+    }]
+  })
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "flow" {
+  name = "${var.name}-flow-logs"
+  role = aws_iam_role.flow.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "FlowLogs"
+      Effect   = "Allow"
+      Action   = ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+      Resource = ["${aws_cloudwatch_log_group.flow.arn}:*"]
+    }]
+  })
 }

@@ -30,3 +30,11 @@ output "endpoint_security_group_id" {
 output "dynamodb_prefix_list_id" {
   value = aws_vpc_endpoint.gateway["dynamodb"].prefix_list_id
 }
+
+output "flow_log_group_name" {
+  value = aws_cloudwatch_log_group.flow.name
+}
+
+output "flow_log_role_arn" {
+  value = aws_iam_role.flow.arn
+}

@@ -8,6 +8,27 @@ variable "region" {
   type        = string
 }
 
+variable "account_id" {
+  description = "The only account whose principals and resources the endpoints admit."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.account_id))
+    error_message = "account_id must be a 12-digit AWS account id, got ${var.account_id}."
+  }
+}
+
+variable "partition" {
+  type    = string
+  default = "aws"
+}
+
+variable "flow_log_retention_days" {
+  description = "Days CloudWatch Logs keeps the VPC flow logs."
+  type        = number
+  default     = 90
+}
+
 variable "azs" {
   description = "Availability zones, one public and one private subnet in each."
   type        = list(string)

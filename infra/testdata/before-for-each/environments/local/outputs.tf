@@ -1,0 +1,51 @@
+output "vpc_id" {
+  value = module.network.vpc_id
+}
+
+output "cluster_name" {
+  value = module.cluster.name
+}
+
+output "service_names" {
+  value = {
+    api    = module.api.service_name
+    worker = module.worker.service_name
+    dlq    = module.dlq.service_name
+  }
+}
+
+output "task_definition_families" {
+  value = {
+    api    = module.api.task_definition_family
+    worker = module.worker.task_definition_family
+    dlq    = module.dlq.task_definition_family
+  }
+}
+
+output "repository_urls" {
+  value = module.ecr.repository_urls
+}
+
+output "table_name" {
+  value = module.data.table_name
+}
+
+output "queue_url" {
+  value = module.data.queue_url
+}
+
+output "dlq_url" {
+  value = module.data.dlq_url
+}
+
+output "alb_dns_name" {
+  value = module.alb.dns_name
+}
+
+output "target_group_arn" {
+  value = module.alb.target_group_arn
+}
+
+output "deploy_role_arn" {
+  value = module.deploy_role.role_arn
+}
