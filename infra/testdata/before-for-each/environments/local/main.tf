@@ -221,7 +221,7 @@ module "worker" {
     # to hand back the rest and flush deletes before ECS sends SIGKILL.
     CONVEYOR_STOP_BUDGET = "${max(var.worker.stop_timeout - 10, 0)}s"
   }
-  # Deviations from DESIGN.md's table (contract.md): + ChangeMessageVisibility
+  # Deviations from the design's table (see policies/conveyor.hcl): + ChangeMessageVisibility
   # (heartbeat for long tasks, visibility 0 on SIGTERM); - PutItem (the worker
   # only moves existing items with conditional UpdateItem).
   task_role_statements = [

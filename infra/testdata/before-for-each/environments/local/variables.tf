@@ -78,7 +78,7 @@ variable "architecture" {
 }
 
 variable "api" {
-  description = "The api's size and counts (DESIGN.md: 2→10, 512 CPU / 1024 MiB)."
+  description = "The api's size and counts (the design: 2→10, 512 CPU / 1024 MiB)."
   type = object({
     min_count                         = optional(number, 2)
     max_count                         = optional(number, 10)
@@ -93,7 +93,7 @@ variable "api" {
 }
 
 variable "worker" {
-  description = "The worker's size and counts (DESIGN.md: 4→20, 1024 CPU / 2048 MiB). stop_timeout is the drain: Fargate's maximum, 120 s."
+  description = "The worker's size and counts (the design: 4→20, 1024 CPU / 2048 MiB). stop_timeout is the drain: Fargate's maximum, 120 s."
   type = object({
     min_count                  = optional(number, 4)
     max_count                  = optional(number, 20)
@@ -114,7 +114,7 @@ variable "worker" {
 }
 
 variable "dlq" {
-  description = "The dead-letter processor's size and counts (DESIGN.md: 1→2, 256 CPU / 512 MiB)."
+  description = "The dead-letter processor's size and counts (the design: 1→2, 256 CPU / 512 MiB)."
   type = object({
     min_count    = optional(number, 1)
     max_count    = optional(number, 2)
