@@ -69,13 +69,30 @@ func (r *Result) Role(addr string) *Role {
 	return nil
 }
 
+// Options are the inputs of an evaluation beyond the directory.
+type Options struct {
+	VarFiles []string
+	// ModulesDir is a .terraform/modules directory (holding modules.json)
+	// to read registry and git modules from; default: dir/.terraform/modules.
+	ModulesDir string
+}
+
 // Evaluate reads the root module in dir (with terraform.tfvars and
 // *.auto.tfvars, plus any extra var files) and computes every role's
 // effective policy. An error means input that cannot be parsed.
 func Evaluate(dir string, varFiles ...string) (*Result, error) {
+	return EvaluateWith(dir, Options{VarFiles: varFiles})
+}
+
+// EvaluateWith is Evaluate with every option.
+func EvaluateWith(dir string, opt Options) (*Result, error) {
+	varFiles := opt.VarFiles
 	src := NewSources()
 	mod, err := src.LoadModule(dir)
 	if err != nil {
+		return nil, err
+	}
+	if err := src.readInstalled(dir, opt.ModulesDir); err != nil {
 		return nil, err
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.auto.tfvars"))
@@ -104,6 +121,7 @@ func Evaluate(dir string, varFiles ...string) (*Result, error) {
 		return nil, err
 	}
 	c.link()
+	c.res.Problems = append(c.res.Problems, src.problems...)
 	return c.res, nil
 }
 

@@ -3,6 +3,7 @@ package tfeval
 import (
 	"fmt"
 	"math/big"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ type Scope struct {
 	src    *Sources
 	Mod    *Module
 	Path   string // "" for root, "module.api." for a child (with trailing dot)
+	key    string // the module call key of modules.json: "eks.kms"
 	inputs map[string]input
 	tfvars map[string]Value
 	locals map[string]*Value
@@ -620,12 +622,33 @@ func (s *Scope) Child(name, key string, ctx *Ctx) *Scope {
 		return nil
 	}
 	sv := s.eval(srcAttr.Expr, nil, 0)
-	if !sv.IsKnownString() || !(strings.HasPrefix(sv.S, "./") || strings.HasPrefix(sv.S, "../")) {
-		// Registry and remote modules are not read: their IAM is not ours.
+	callKey := name
+	if s.key != "" {
+		callKey = s.key + "." + name
+	}
+	addr := s.Path + "module." + name
+	var dir string
+	switch {
+	case !sv.IsKnownString():
+		s.src.problem(srcAttr.Expr.Range(), addr, "%s: the module source is not a literal string, so the module cannot be read", addr)
 		s.kids[id] = nil
 		return nil
+	case strings.HasPrefix(sv.S, "./") || strings.HasPrefix(sv.S, "../"):
+		dir = filepath.Clean(filepath.Join(s.Mod.Dir, sv.S))
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			s.src.problem(srcAttr.Expr.Range(), addr, "%s: source %q is not a directory (%s), so the IAM it creates or receives cannot be checked", addr, sv.S, dir)
+			s.kids[id] = nil
+			return nil
+		}
+	default:
+		inst, ok := s.src.installed[callKey]
+		if !ok {
+			s.src.problem(b.DefRange(), addr, "%s comes from %q, which is not installed here, so the IAM it creates or receives is not checked; run `terraform init` in the root module or pass --modules-dir", addr, sv.S)
+			s.kids[id] = nil
+			return nil
+		}
+		dir = filepath.Clean(inst)
 	}
-	dir := filepath.Clean(filepath.Join(s.Mod.Dir, sv.S))
 	for a := s; a != nil; a = a.parent {
 		if filepath.Clean(a.Mod.Dir) == dir {
 			// A module that calls itself would never end.
@@ -635,10 +658,11 @@ func (s *Scope) Child(name, key string, ctx *Ctx) *Scope {
 	}
 	mod, err := s.src.LoadModule(dir)
 	if err != nil {
+		s.src.problem(srcAttr.Expr.Range(), addr, "%s: module source %q cannot be read: %v", addr, sv.S, err)
 		s.kids[id] = nil
 		return nil
 	}
-	c := &Scope{src: s.src, Mod: mod, Path: s.Path + "module." + id + ".", inputs: map[string]input{},
+	c := &Scope{src: s.src, Mod: mod, key: callKey, Path: s.Path + "module." + id + ".", inputs: map[string]input{},
 		locals: map[string]*Value{}, busy: map[string]bool{}, kids: map[string]*Scope{}, depth: s.depth + 1, parent: s}
 	for an, a := range b.Body.Attributes {
 		switch an {
