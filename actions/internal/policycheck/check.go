@@ -141,7 +141,7 @@ func SubjectOf(res *tfeval.Result) *policyrules.Subject {
 		s.Roles = append(s.Roles, pr)
 	}
 	for _, p := range res.Problems {
-		s.Problems = append(s.Problems, policyrules.Problem{Range: p.Range, Owner: p.Address, Message: p.Message})
+		s.Problems = append(s.Problems, policyrules.Problem{Range: p.Range, Owner: p.Address, Message: p.Message, Warn: p.Warn})
 	}
 	for _, d := range s.Docs {
 		sort.Strings(d.Roles)

@@ -80,6 +80,7 @@ type Problem struct {
 	Range   hcl.Range
 	Owner   string
 	Message string
+	Warn    bool // a gap outside the user's configuration: a warning
 }
 
 // ContractAllow is one allow block of the contract, resolved.

@@ -47,6 +47,9 @@ type Problem struct {
 	Range   hcl.Range
 	Address string
 	Message string
+	// Warn marks a gap the user cannot close in their configuration (an
+	// AWS-managed policy outside the vendored set): reported, not blocking.
+	Warn bool
 }
 
 // Result is what a root module grants.
@@ -320,6 +323,15 @@ func (c *collector) resource(s *Scope, b *hclsyntax.Block, typ, addr string, ctx
 // findRole resolves a role reference: a symbol naming the role resource
 // (aws_iam_role.task.name / .id / .arn) or the role's name.
 func (c *collector) findRole(v Value) *Role {
+	if v.Kind == KList && v.Alt {
+		// either branch names the role: a role name or its computed name
+		for _, a := range v.List {
+			if r := c.findRole(a); r != nil {
+				return r
+			}
+		}
+		return nil
+	}
 	if sym, ok := v.PureSymbol(); ok {
 		if i := strings.LastIndex(sym, "."); i > 0 {
 			if r := c.res.Role(sym[:i]); r != nil {
@@ -379,7 +391,12 @@ func (c *collector) link() {
 				continue
 			}
 		}
-		c.problem(p, "%s attaches policy %s to %s, and its statements are unknown (not an aws_iam_policy here, nor a vendored AWS-managed policy); the role's grants cannot be checked", p.owner, show(p.arn), r.Address)
+		if p.arn.Kind == KString && isAWSManaged(p.arn.S) {
+			c.res.Problems = append(c.res.Problems, Problem{Range: p.rng, Address: p.owner, Warn: true,
+				Message: fmt.Sprintf("AWS-managed policy %s is not in the vendored set, so what it grants to %s could not be checked", p.arn.S[strings.LastIndex(p.arn.S, "/")+1:], r.Address)})
+			continue
+		}
+		c.problem(p, "%s attaches policy %s to %s, and its statements are unknown (not an aws_iam_policy in this configuration); the role's grants cannot be checked", p.owner, show(p.arn), r.Address)
 	}
 }
 

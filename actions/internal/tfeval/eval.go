@@ -19,6 +19,7 @@ type Scope struct {
 	Mod    *Module
 	Path   string // "" for root, "module.api." for a child (with trailing dot)
 	key    string // the module call key of modules.json: "eks.kms"
+	types  map[string]*varType
 	inputs map[string]input
 	tfvars map[string]Value
 	locals map[string]*Value
@@ -572,23 +573,36 @@ func (s *Scope) variable(name string, r hcl.Range, d int) Value {
 			v := unknown("var."+name+" (a cyclic module input)", r)
 			in.val = &v
 			s.inputs[name] = in
-			real := in.scope.eval(in.expr, in.ctx, d)
+			real := s.typed(name, in.scope.eval(in.expr, in.ctx, d))
 			in.val = &real
 			s.inputs[name] = in
 		}
 		return *in.val
 	}
 	if v, ok := s.tfvars[name]; ok && s.Path == "" {
-		return v
+		return s.typed(name, v)
 	}
 	if b, ok := s.Mod.Variables[name]; ok {
 		if a, ok := b.Body.Attributes["default"]; ok {
-			return s.eval(a.Expr, nil, d)
+			return s.typed(name, s.eval(a.Expr, nil, d))
 		}
 	}
 	// Unknown: the symbol carries a '?' so every string built from it is
 	// visibly unresolved.
 	return Value{Kind: KUnknown, S: s.Path + "var." + name, Range: r}
+}
+
+// typed converts a variable's value to its declared type.
+func (s *Scope) typed(name string, v Value) Value {
+	b, ok := s.Mod.Variables[name]
+	if !ok {
+		return v
+	}
+	t := s.variableType(name, b)
+	if t == nil {
+		return v
+	}
+	return conform(v, t.ty, t.defs, v.Range)
 }
 
 func (s *Scope) local(name string, r hcl.Range, d int) Value {
@@ -856,6 +870,10 @@ func (s *Scope) resourceRef(mode, typ, name string, rest hcl.Traversal, r hcl.Ra
 			s.busy[addr+key+"."+a.Name] = true
 			v := s.eval(at.Expr, ctx, d)
 			delete(s.busy, addr+key+"."+a.Name)
+			// An argument configured as null is computed by the provider
+			// (a role's name when name_prefix is set): its value is not
+			// known before apply, and it is never null.
+			v = computedIfNull(v, symbol(s.Path+addr+key+"."+a.Name, r))
 			return traverse(v, rest[1:], r)
 		}
 	}
@@ -893,6 +911,23 @@ func rerange(v Value, dir string, r hcl.Range) Value {
 			v.Range = r
 			v.loc = nil
 		}
+	}
+	return v
+}
+
+// computedIfNull replaces null, in a value or in any branch of a
+// conditional, with the symbol of the computed attribute.
+func computedIfNull(v, sym Value) Value {
+	switch {
+	case v.Kind == KNull:
+		return sym
+	case v.Kind == KList && v.Alt:
+		out := v
+		out.List = make([]Value, len(v.List))
+		for i, a := range v.List {
+			out.List[i] = computedIfNull(a, sym)
+		}
+		return out
 	}
 	return v
 }

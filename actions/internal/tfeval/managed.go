@@ -15,8 +15,7 @@ var managedFS embed.FS
 // ARN, with every range moved onto the ARN in the caller's file: that is
 // where a finding about it belongs.
 func managedPolicy(arn string, at hcl.Range) (iampolicy.Node, bool) {
-	// Any partition, also one written as ${data.aws_partition.current.partition}.
-	if !strings.HasPrefix(arn, "arn:") || !strings.Contains(arn, ":iam::aws:policy/") {
+	if !isAWSManaged(arn) {
 		return iampolicy.Node{}, false
 	}
 	name := arn[strings.LastIndex(arn, "/")+1:]
@@ -42,4 +41,10 @@ func moveRanges(n *iampolicy.Node, at hcl.Range) {
 		n.Fields[i].Key.Range = at
 		moveRanges(&n.Fields[i].Value, at)
 	}
+}
+
+// isAWSManaged reports an AWS-managed policy ARN in any partition, also
+// one written as ${data.aws_partition.current.partition}.
+func isAWSManaged(arn string) bool {
+	return strings.HasPrefix(arn, "arn:") && strings.Contains(arn, ":iam::aws:policy/")
 }
