@@ -142,6 +142,7 @@ func All() []Rule {
 	return []Rule{
 		wildcardAction{}, notAction{}, resourceStar{}, passRole{}, publicPrincipal{},
 		unknownAction{}, malformed{}, unresolved{}, contractRule{}, codeRule{},
+		githubOIDC{}, eksOIDC{},
 	}
 }
 
