@@ -143,6 +143,9 @@ func SubjectOf(res *tfeval.Result) *policyrules.Subject {
 	for _, p := range res.Problems {
 		s.Problems = append(s.Problems, policyrules.Problem{Range: p.Range, Owner: p.Address, Message: p.Message, Warn: p.Warn})
 	}
+	for _, u := range res.Unread {
+		s.Unread = append(s.Unread, policyrules.Unread{Owner: u.Address, What: u.What, Range: u.Range})
+	}
 	for _, d := range s.Docs {
 		sort.Strings(d.Roles)
 	}

@@ -105,8 +105,15 @@ type CodeCall struct {
 	Range     hcl.Range
 }
 
+// Unread is a resource that grants in a form that is not read.
+type Unread struct {
+	Owner, What string
+	Range       hcl.Range
+}
+
 // Subject is everything the rules look at.
 type Subject struct {
+	Unread   []Unread
 	Docs     []*Doc
 	Roles    []*Role
 	Problems []Problem
@@ -142,7 +149,7 @@ func All() []Rule {
 	return []Rule{
 		wildcardAction{}, notAction{}, resourceStar{}, passRole{}, publicPrincipal{},
 		unknownAction{}, malformed{}, unresolved{}, contractRule{}, codeRule{},
-		githubOIDC{}, eksOIDC{},
+		githubOIDC{}, eksOIDC{}, unreadGrant{},
 	}
 }
 
