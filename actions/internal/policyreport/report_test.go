@@ -108,7 +108,7 @@ func TestGitHubWritesAnnotationsAndASummary(t *testing.T) {
 
 func TestTextNamesFileLineColumnAndRule(t *testing.T) {
 	var b bytes.Buffer
-	Text(&b, Relative(findings(), "/ws"))
+	Text(&b, Relative(findings(), "/ws"), Summary{})
 	if !strings.HasPrefix(b.String(), "infra/main.tf:12:20: error: ") || !strings.Contains(b.String(), "[IAM001 wildcard-action]") {
 		t.Errorf("text: %s", b.String())
 	}

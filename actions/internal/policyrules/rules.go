@@ -5,6 +5,8 @@ package policyrules
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -29,6 +31,11 @@ type Finding struct {
 	Role     string    `json:"role,omitempty"`
 	Message  string    `json:"message"`
 	Range    hcl.Range `json:"-"`
+	// Instances are the other module or resource instances the same
+	// finding holds for, at the same place.
+	Instances []string `json:"instances,omitempty"`
+	// Suppressed is the reason of an inline policy-check:ignore comment.
+	Suppressed string `json:"suppressed,omitempty"`
 }
 
 // Meta describes a rule.
@@ -149,7 +156,7 @@ func All() []Rule {
 	return []Rule{
 		wildcardAction{}, notAction{}, resourceStar{}, passRole{}, publicPrincipal{},
 		unknownAction{}, malformed{}, unresolved{}, contractRule{}, codeRule{},
-		githubOIDC{}, eksOIDC{}, unreadGrant{},
+		githubOIDC{}, eksOIDC{}, unreadGrant{}, invalidSuppression{},
 	}
 }
 
@@ -180,15 +187,26 @@ func Run(s *Subject, cat *iamcatalog.Catalog, rules ...Rule) []Finding {
 	return out
 }
 
+// instanceKeyRE matches the instance keys of module and resource
+// addresses: module.x["a"], aws_iam_role.r[0].
+var instanceKeyRE = regexp.MustCompile(`\[("[^"]*"|\d+|\?)\]`)
+
+// dedupe keeps one finding per rule, place and message: the same fault in
+// every instance of a module or resource is one finding whose Instances
+// list the others.
 func dedupe(in []Finding) []Finding {
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	var out []Finding
 	for _, f := range in {
-		k := fmt.Sprintf("%s|%s|%d|%d|%s|%s", f.Rule, f.Range.Filename, f.Range.Start.Line, f.Range.Start.Column, f.Role, f.Message)
-		if seen[k] {
+		msg := instanceKeyRE.ReplaceAllString(f.Message, "[*]")
+		k := fmt.Sprintf("%s|%s|%d|%d|%s", f.Rule, f.Range.Filename, f.Range.Start.Line, f.Range.Start.Column, msg)
+		if i, ok := seen[k]; ok {
+			if f.Role != "" && f.Role != out[i].Role && !slices.Contains(out[i].Instances, f.Role) {
+				out[i].Instances = append(out[i].Instances, f.Role)
+			}
 			continue
 		}
-		seen[k] = true
+		seen[k] = len(out)
 		out = append(out, f)
 	}
 	return out
@@ -212,3 +230,18 @@ func (c *Check) statements(kinds []DocKind, fn func(d *Doc, st *iampolicy.Statem
 		}
 	}
 }
+
+// invalidSuppression has no check of its own: policycheck reports an
+// inline policy-check:ignore without a reason under its id.
+type invalidSuppression struct{}
+
+func (invalidSuppression) Meta() Meta {
+	return Meta{ID: "IAM014", Name: "invalid-suppression", Severity: Error,
+		Summary: "a policy-check:ignore comment gives no reason"}
+}
+
+func (invalidSuppression) Check(*Check) {}
+
+// InvalidSuppression describes the rule an unjustified suppression is
+// reported under.
+func InvalidSuppression() Meta { return invalidSuppression{}.Meta() }
