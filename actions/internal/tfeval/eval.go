@@ -540,7 +540,13 @@ func (s *Scope) traversal(t hcl.Traversal, ctx *Ctx, r hcl.Range, d int) Value {
 		switch name {
 		case "module":
 			return str(s.Mod.Dir, r)
-		case "root", "cwd":
+		case "root":
+			return str(".", r)
+		case "cwd":
+			// terraform runs in the root module's directory
+			if abs, err := filepath.Abs(s.rootDir()); err == nil {
+				return str(abs, r)
+			}
 			return str(".", r)
 		}
 		return unknown("path."+name, r)
@@ -810,11 +816,27 @@ func (s *Scope) resourceRef(mode, typ, name string, rest hcl.Traversal, r hcl.Ra
 	if b != nil && key == "" && (len(rest) == 0 || !isIndex(rest[0])) {
 		// The whole resource with count/for_each, e.g. in a for expression:
 		// each instance is a symbol naming it.
+		// A policy document instance is its evaluated json, so that
+		// data.aws_iam_policy_document.x[*].json and values(...)[*].json
+		// read every document.
+		inst := func(k Value, idx hcl.Traverser) Value {
+			if mode == "data" && typ == "aws_iam_policy_document" {
+				o := object(r)
+				doc := s.resourceRef(mode, typ, name, hcl.Traversal{idx, hcl.TraverseAttr{Name: "json"}}, r, d)
+				o.set("json", r, doc)
+				o.set("minified_json", r, doc)
+				return o
+			}
+			if k.Kind == KNumber {
+				return symbol(fmt.Sprintf("%s%s[%s]", s.Path, addr, k.S), r)
+			}
+			return symbol(fmt.Sprintf("%s%s[%q]", s.Path, addr, k.S), r)
+		}
 		if b.Body.Attributes["for_each"] != nil {
 			coll := object(r)
 			for _, kv := range pairs(s.eval(b.Body.Attributes["for_each"].Expr, nil, d)) {
 				if kv[0].IsKnownString() || kv[0].Kind == KNumber {
-					coll.set(kv[0].S, kv[0].Range, symbol(fmt.Sprintf("%s%s[%q]", s.Path, addr, kv[0].S), r))
+					coll.set(kv[0].S, kv[0].Range, inst(str(kv[0].S, r), hcl.TraverseIndex{Key: cty.StringVal(kv[0].S)}))
 				} else {
 					return unknown(s.Path+addr+" (for_each over unknown keys)", r)
 				}
@@ -822,13 +844,22 @@ func (s *Scope) resourceRef(mode, typ, name string, rest hcl.Traversal, r hcl.Ra
 			return traverse(coll, rest, r)
 		}
 		if ca := b.Body.Attributes["count"]; ca != nil {
-			n, ok := s.eval(ca.Expr, nil, d).Number()
+			cv := s.eval(ca.Expr, nil, d)
+			n, ok := cv.Number()
+			if cv.Kind == KList && cv.Alt {
+				// both branches of a conditional count: the larger, fail closed
+				for _, alt := range cv.List {
+					if f, ok2 := alt.Number(); ok2 && f >= n {
+						n, ok = f, true
+					}
+				}
+			}
 			if !ok {
 				return unknown(s.Path+addr+" (unknown count)", r)
 			}
 			coll := list(nil, r)
 			for i := 0; i < int(n) && i < 1000; i++ {
-				coll.List = append(coll.List, symbol(fmt.Sprintf("%s%s[%d]", s.Path, addr, i), r))
+				coll.List = append(coll.List, inst(number(float64(i), r), hcl.TraverseIndex{Key: cty.NumberIntVal(int64(i))}))
 			}
 			return traverse(coll, rest, r)
 		}
@@ -930,4 +961,11 @@ func computedIfNull(v, sym Value) Value {
 		return out
 	}
 	return v
+}
+
+func (s *Scope) rootDir() string {
+	for s.parent != nil {
+		s = s.parent
+	}
+	return s.Mod.Dir
 }

@@ -216,28 +216,6 @@ func (s *Scope) call(x *hclsyntax.FunctionCallExpr, ctx *Ctx, d int) Value {
 				return a
 			}
 		}
-	case "trimprefix", "trimsuffix", "startswith", "endswith", "trim":
-		a, b := arg(0), arg(1)
-		if a.IsKnownString() && b.IsKnownString() {
-			switch name {
-			case "trimprefix":
-				return str(strings.TrimPrefix(a.S, b.S), a.Range)
-			case "trimsuffix":
-				return str(strings.TrimSuffix(a.S, b.S), a.Range)
-			case "trim":
-				return str(strings.Trim(a.S, b.S), a.Range)
-			case "startswith":
-				return boolean(strings.HasPrefix(a.S, b.S), r)
-			case "endswith":
-				return boolean(strings.HasSuffix(a.S, b.S), r)
-			}
-		}
-	case "lower", "upper", "trimspace":
-		a := arg(0)
-		if a.IsKnownString() {
-			f := map[string]func(string) string{"lower": strings.ToLower, "upper": strings.ToUpper, "trimspace": strings.TrimSpace}[name]
-			return str(f(a.S), a.Range)
-		}
 	case "join":
 		sep := arg(0)
 		if sep.IsKnownString() {
@@ -254,20 +232,6 @@ func (s *Scope) call(x *hclsyntax.FunctionCallExpr, ctx *Ctx, d int) Value {
 			}
 			out.S = strings.Join(parts, sep.S)
 			return out
-		}
-	case "split":
-		sep, a := arg(0), arg(1)
-		if sep.IsKnownString() && a.IsKnownString() {
-			out := list(nil, r)
-			for _, p := range strings.Split(a.S, sep.S) {
-				out.List = append(out.List, str(p, a.Range))
-			}
-			return out
-		}
-	case "replace":
-		a, o, n := arg(0), arg(1), arg(2)
-		if a.IsKnownString() && o.IsKnownString() && n.IsKnownString() && !strings.HasPrefix(o.S, "/") {
-			return str(strings.ReplaceAll(a.S, o.S, n.S), a.Range)
 		}
 	case "format":
 		f := arg(0)
@@ -309,6 +273,9 @@ func (s *Scope) call(x *hclsyntax.FunctionCallExpr, ctx *Ctx, d int) Value {
 			sort.SliceStable(items, func(i, j int) bool { return items[i].S < items[j].S })
 			return list(items, a.Range)
 		}
+	}
+	if v, ok := callCty(name, args, r); ok {
+		return v
 	}
 	if d, ok := derived(name, args, r); ok {
 		return d
