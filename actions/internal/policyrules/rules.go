@@ -138,6 +138,7 @@ type Check struct {
 	Catalog  *iamcatalog.Catalog
 	meta     Meta
 	findings *[]Finding
+	cur      *Doc // the document statements() is walking
 }
 
 // Report adds a finding at a range with the rule's severity.
@@ -145,10 +146,18 @@ func (c *Check) Report(rng hcl.Range, role, format string, args ...any) {
 	c.ReportAs(c.meta.Severity, rng, role, format, args...)
 }
 
-// ReportAs adds a finding with an explicit severity.
+// ReportAs adds a finding with an explicit severity. Inside an
+// AWS-managed policy a finding is a warning that names the policy: the
+// user cannot change AWS's document, only replace it with their own.
 func (c *Check) ReportAs(sev Severity, rng hcl.Range, role, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if c.cur != nil && c.cur.Managed != "" {
+		sev = Warning
+		msg = "AWS-managed policy " + c.cur.Managed[strings.LastIndex(c.cur.Managed, "/")+1:] + ": " + msg +
+			"; replace it with a customer-managed policy to narrow it"
+	}
 	*c.findings = append(*c.findings, Finding{Rule: c.meta.ID, Name: c.meta.Name, Severity: sev, Role: role,
-		Message: fmt.Sprintf(format, args...), Range: rng})
+		Message: msg, Range: rng})
 }
 
 // All is every rule, in id order.
@@ -225,9 +234,11 @@ func (c *Check) statements(kinds []DocKind, fn func(d *Doc, st *iampolicy.Statem
 		if !ok {
 			continue
 		}
+		c.cur = d
 		for i := range d.Policy.Statements {
 			fn(d, &d.Policy.Statements[i])
 		}
+		c.cur = nil
 	}
 }
 
