@@ -139,6 +139,11 @@ func TestResourceStar(t *testing.T) {
 		{name: "every log group fails", docs: []string{allow(`"logs:PutLogEvents"`, `"arn:aws:logs:us-east-1:1:log-group:*"`)}, want: []string{`"arn:aws:logs:us-east-1:1:log-group:*" error`}},
 		{name: "cluster condition scopes ListTasks", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecs:ListTasks","Resource":"*","Condition":{"ArnEquals":{"ecs:cluster":"arn:aws:ecs:us-east-1:1:cluster/c"}}}]}`}},
 		{name: "an unrelated condition does not scope", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:GetItem","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}`}, want: []string{`"*" error`}},
+		{name: "request tag scopes RunInstances", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ec2:RunInstances","ec2:CreateFleet"],"Resource":"*","Condition":{"StringEquals":{"aws:RequestTag/karpenter.sh/nodepool":"default"}}}]}`}},
+		{name: "service name scopes CreateServiceLinkedRole", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:CreateServiceLinkedRole","Resource":"*","Condition":{"StringEquals":{"iam:AWSServiceName":"eks.amazonaws.com"}}}]}`}},
+		{name: "a key the action does not support does not scope", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:GetItem","Resource":"*","Condition":{"StringEquals":{"iam:AWSServiceName":"eks.amazonaws.com"}}}]}`}, want: []string{`"*" error`}},
+		{name: "a tag condition with value * does not scope", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:RunInstances","Resource":"*","Condition":{"StringLike":{"aws:RequestTag/team":"*"}}}]}`}, want: []string{`"*" error`}},
+		{name: "an IfExists tag condition does not scope", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:RunInstances","Resource":"*","Condition":{"StringEqualsIfExists":{"aws:RequestTag/team":"a"}}}]}`}, want: []string{`"*" error`}},
 	})
 }
 

@@ -34,15 +34,22 @@ func (wildcardAction) Check(c *Check) {
 			case len(left) == 1:
 				c.ReportAs(Warning, a.Range, roles(d), "%q is a wildcard that today grants only %s; write the action out so new actions are not granted silently", a.Value, left[0])
 			default:
-				c.Report(a.Range, roles(d), "%q grants %d actions (%s); list only the actions needed", a.Value, len(left), sample(left, 4))
+				c.Report(a.Range, roles(d), "%q grants %d actions (%s); list only the actions needed", a.Value, len(left), c.sample(left, 4))
 			}
 		}
 	})
 }
 
-func sample(acts []string, n int) string {
-	if len(acts) <= n {
-		return strings.Join(acts, ", ")
+// sample names up to n actions in AWS's case (the catalogue keeps them
+// lower-case for matching).
+func (c *Check) sample(acts []string, n int) string {
+	more := ""
+	if len(acts) > n {
+		acts, more = acts[:n], ", …"
 	}
-	return strings.Join(acts[:n], ", ") + ", …"
+	out := make([]string, len(acts))
+	for i, a := range acts {
+		out[i] = c.Catalog.Display(a)
+	}
+	return strings.Join(out, ", ") + more
 }
