@@ -84,7 +84,8 @@ func (c *Check) scopedByCondition(st *iampolicy.Statement, actions []string) boo
 			}
 			literal := len(cond.Values) > 0
 			for _, v := range cond.Values {
-				if !v.Literal() || strings.Trim(v.Value, "*?") == "" {
+				// a resource's ARN (a symbol) is a fixed value; an unknown is not
+				if v.Unknown || hasUnknown(v) || strings.Trim(v.Value, "*?") == "" {
 					literal = false
 				}
 			}
@@ -108,6 +109,15 @@ func scopingKey(k, pfx string) bool {
 	switch k {
 	case "iam:awsservicename", "iam:passedtoservice", pfx + ":cluster":
 		return true
+	}
+	return false
+}
+
+func hasUnknown(s iampolicy.Str) bool {
+	for _, sym := range s.Symbols {
+		if strings.HasPrefix(sym, "?") {
+			return true
+		}
 	}
 	return false
 }
