@@ -175,6 +175,19 @@ func (s *Scope) eval(e hclsyntax.Expression, ctx *Ctx, d int) Value {
 	case *hclsyntax.ConditionalExpr:
 		c := s.eval(x.Condition, ctx, d)
 		if b, ok := c.Bool(); ok {
+			if c.Default {
+				// The condition is a root variable's default; a caller can
+				// flip it, so a choice between two policy documents is
+				// checked on both.
+				t, f := s.eval(x.TrueResult, ctx, d), s.eval(x.FalseResult, ctx, d)
+				if t.Kind == KDoc && f.Kind == KDoc {
+					return Value{Kind: KList, Alt: true, Range: r, List: []Value{t, f}}
+				}
+				if b {
+					return t
+				}
+				return f
+			}
 			if b {
 				return s.eval(x.TrueResult, ctx, d)
 			}
@@ -183,13 +196,18 @@ func (s *Scope) eval(e hclsyntax.Expression, ctx *Ctx, d int) Value {
 		// Unknown condition: both branches, so each is checked.
 		return Value{Kind: KList, Alt: true, Range: r, List: []Value{s.eval(x.TrueResult, ctx, d), s.eval(x.FalseResult, ctx, d)}}
 	case *hclsyntax.BinaryOpExpr:
-		return binary(x.Op, s.eval(x.LHS, ctx, d), s.eval(x.RHS, ctx, d), r)
+		lhs, rhs := s.eval(x.LHS, ctx, d), s.eval(x.RHS, ctx, d)
+		out := binary(x.Op, lhs, rhs, r)
+		out.Default = lhs.Default || rhs.Default
+		return out
 	case *hclsyntax.UnaryOpExpr:
 		v := s.eval(x.Val, ctx, d)
 		switch x.Op {
 		case hclsyntax.OpLogicalNot:
 			if b, ok := v.Bool(); ok {
-				return boolean(!b, r)
+				out := boolean(!b, r)
+				out.Default = v.Default
+				return out
 			}
 		case hclsyntax.OpNegate:
 			if f, ok := v.Number(); ok {
@@ -528,7 +546,11 @@ func (s *Scope) traversal(t hcl.Traversal, ctx *Ctx, r hcl.Range, d int) Value {
 		if !ok {
 			return unknown("var", r)
 		}
-		return traverse(s.variable(name, r, d), rest[1:], r)
+		v := s.variable(name, r, d)
+		def := v.Default
+		v = traverse(v, rest[1:], r)
+		v.Default = v.Default || def
+		return v
 	case "local":
 		name, ok := attr(0)
 		if !ok {
@@ -590,7 +612,9 @@ func (s *Scope) variable(name string, r hcl.Range, d int) Value {
 	}
 	if b, ok := s.Mod.Variables[name]; ok {
 		if a, ok := b.Body.Attributes["default"]; ok {
-			return s.typed(name, s.eval(a.Expr, nil, d))
+			v := s.typed(name, s.eval(a.Expr, nil, d))
+			v.Default = s.Path == ""
+			return v
 		}
 	}
 	// Unknown: the symbol carries a '?' so every string built from it is
