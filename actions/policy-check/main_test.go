@@ -124,3 +124,20 @@ func TestTheRepositoryPassesItsOwnCheck(t *testing.T) {
 		t.Errorf("exit %d:\n%s%s", code, out.String(), errb.String())
 	}
 }
+
+func TestHelpExitsZero(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"--help"}, env(nil), &out, &errb); code != 0 {
+		t.Errorf("--help exit %d, want 0", code)
+	}
+	if !strings.Contains(errb.String(), "-modules-dir") {
+		t.Errorf("usage does not list the flags: %s", errb.String())
+	}
+}
+
+func TestEmptyDirectoryExitsTwo(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{t.TempDir()}, env(nil), &out, &errb); code != 2 || !strings.Contains(errb.String(), "no Terraform files") {
+		t.Errorf("exit %d (%s), want 2 naming the missing Terraform files", code, errb.String())
+	}
+}
