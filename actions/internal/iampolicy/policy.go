@@ -159,7 +159,12 @@ func FromNode(n Node) Policy {
 	switch n.Kind {
 	case Object:
 	case Unknown:
-		r.unresolved(n.Range, "the policy document is %s, which could not be resolved", n.Str.Value)
+		if strings.HasPrefix(n.Str.Value, "the policy ") {
+			// the evaluator already wrote the whole sentence
+			r.unresolved(n.Range, "%s", n.Str.Value)
+		} else {
+			r.unresolved(n.Range, "the policy document is %s, which could not be resolved", n.Str.Value)
+		}
 		p.Problems = r.problems
 		return p
 	default:

@@ -208,6 +208,11 @@ func dedupe(in []Finding) []Finding {
 	var out []Finding
 	for _, f := range in {
 		msg := instanceKeyRE.ReplaceAllString(f.Message, "[*]")
+		if m, ok := strings.CutPrefix(msg, "AWS-managed policy "); ok && strings.Contains(m, ": ") {
+			// every finding of a rule inside one AWS-managed policy sits on
+			// the ARN: one is enough to tell the user what it grants
+			msg, _, _ = strings.Cut(msg, ": ")
+		}
 		k := fmt.Sprintf("%s|%s|%d|%d|%s", f.Rule, f.Range.Filename, f.Range.Start.Line, f.Range.Start.Column, msg)
 		if i, ok := seen[k]; ok {
 			if f.Role != "" && f.Role != out[i].Role && !slices.Contains(out[i].Instances, f.Role) {

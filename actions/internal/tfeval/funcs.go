@@ -102,12 +102,14 @@ func (s *Scope) call(x *hclsyntax.FunctionCallExpr, ctx *Ctx, d int) Value {
 		return out
 	case "flatten":
 		return list(flatten(arg(0)), r)
-	case "distinct", "toset":
+	case "distinct":
 		if a := arg(0); a.Kind == KList {
 			return list(dedupe(a.Elements()), a.Range)
 		}
-	case "tolist", "tomap", "tostring", "sensitive", "nonsensitive", "tonumber", "tobool":
+	case "sensitive", "nonsensitive":
 		return arg(0)
+	case "tolist", "toset", "tomap", "tostring", "tonumber", "tobool":
+		return convert(name, arg(0), r)
 	case "compact":
 		out := list(nil, r)
 		for _, it := range arg(0).Elements() {
@@ -267,6 +269,15 @@ func (s *Scope) call(x *hclsyntax.FunctionCallExpr, ctx *Ctx, d int) Value {
 			out.S = b.String()
 			return out
 		}
+	case "replace":
+		// replace() on a policy document's JSON: placeholders inside its
+		// strings (the s3-bucket module's _S3_BUCKET_ARN_) are replaced in
+		// the tree, keeping ranges and the symbols the new text brings.
+		if d, o, n := arg(0), arg(1), arg(2); d.Kind == KDoc && d.Doc != nil && o.IsKnownString() && o.S != "" &&
+			!strings.HasPrefix(o.S, "/") && (n.Kind == KString || n.Kind == KNumber) {
+			doc := replaceInDoc(*d.Doc, o.S, n)
+			return Value{Kind: KDoc, Doc: &doc, Range: d.Range}
+		}
 	case "sort":
 		if a := arg(0); a.Kind == KList {
 			items := append([]Value(nil), a.Elements()...)
@@ -390,4 +401,62 @@ func fromNode(n iampolicy.Node) Value {
 		return out
 	}
 	return unknown(n.Str.Value, n.Range)
+}
+
+// convert is Terraform's type conversion functions: a value of the wrong
+// kind is an error (so try() falls back and can() is false), as in
+// https://developer.hashicorp.com/terraform/language/functions/tostring.
+func convert(name string, v Value, r hcl.Range) Value {
+	if v.Kind == KNull || v.Kind == KUnknown {
+		return v
+	}
+	ok := false
+	switch name {
+	case "tostring":
+		ok = v.Kind == KString || v.Kind == KNumber || v.Kind == KBool
+		if ok && v.Kind != KString {
+			v.Kind = KString
+		}
+	case "tonumber":
+		_, ok = v.Number()
+	case "tobool":
+		_, ok = v.Bool()
+	case "tolist":
+		ok = v.Kind == KList
+	case "toset":
+		if v.Kind == KList && !v.Alt {
+			return list(dedupe(v.Elements()), v.Range)
+		}
+		ok = v.Kind == KList
+	case "tomap":
+		ok = v.Kind == KObject
+	}
+	if !ok {
+		return unknown(fmt.Sprintf("%s() of %s", name, describe(v)), r)
+	}
+	return v
+}
+
+func replaceInDoc(n iampolicy.Node, old string, with Value) iampolicy.Node {
+	switch n.Kind {
+	case iampolicy.String:
+		if strings.Contains(n.Str.Value, old) {
+			n.Str.Value = strings.ReplaceAll(n.Str.Value, old, with.S)
+			n.Str.Symbols = append(append([]string(nil), n.Str.Symbols...), with.Syms...)
+		}
+	case iampolicy.Array:
+		items := make([]iampolicy.Node, len(n.Items))
+		for i, it := range n.Items {
+			items[i] = replaceInDoc(it, old, with)
+		}
+		n.Items = items
+	case iampolicy.Object:
+		fields := make([]iampolicy.Field, len(n.Fields))
+		for i, f := range n.Fields {
+			f.Value = replaceInDoc(f.Value, old, with)
+			fields[i] = f
+		}
+		n.Fields = fields
+	}
+	return n
 }
