@@ -73,12 +73,18 @@ func (c *Check) scopedByCondition(st *iampolicy.Statement, actions []string) boo
 			if !cond.Operator.Literal() {
 				continue
 			}
+			k := strings.ToLower(cond.Key.Value)
+			if op == "Null" && tagKey(k) && act.SupportsCondition(k) && allFalse(cond.Values) {
+				// the resource must carry this tag (the AWS Load Balancer
+				// Controller's pattern): only resources tagged for it qualify
+				ok = true
+				continue
+			}
 			switch op {
 			case "StringEquals", "StringLike", "StringEqualsIgnoreCase", "ArnEquals", "ArnLike":
 			default:
 				continue
 			}
-			k := strings.ToLower(cond.Key.Value)
 			if !scopingKey(k, pfx) || !act.SupportsCondition(k) {
 				continue
 			}
@@ -120,4 +126,17 @@ func hasUnknown(s iampolicy.Str) bool {
 		}
 	}
 	return false
+}
+
+func tagKey(k string) bool {
+	return strings.HasPrefix(k, "aws:resourcetag/") || strings.HasPrefix(k, "aws:requesttag/")
+}
+
+func allFalse(vals []iampolicy.Str) bool {
+	for _, v := range vals {
+		if !v.Literal() || v.Value != "false" {
+			return false
+		}
+	}
+	return len(vals) > 0
 }

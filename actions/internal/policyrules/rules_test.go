@@ -143,6 +143,8 @@ func TestResourceStar(t *testing.T) {
 		{name: "service name scopes CreateServiceLinkedRole", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:CreateServiceLinkedRole","Resource":"*","Condition":{"StringEquals":{"iam:AWSServiceName":"eks.amazonaws.com"}}}]}`}},
 		{name: "a key the action does not support does not scope", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:GetItem","Resource":"*","Condition":{"StringEquals":{"iam:AWSServiceName":"eks.amazonaws.com"}}}]}`}, want: []string{`"*" error`}},
 		{name: "a tag condition with value * does not scope", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:RunInstances","Resource":"*","Condition":{"StringLike":{"aws:RequestTag/team":"*"}}}]}`}, want: []string{`"*" error`}},
+		{name: "a required tag (Null false) scopes CreateLoadBalancer", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"elasticloadbalancing:CreateLoadBalancer","Resource":"*","Condition":{"Null":{"aws:RequestTag/elbv2.k8s.aws/cluster":"false"}}}]}`}},
+		{name: "a tag required absent (Null true) does not scope", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"elasticloadbalancing:CreateLoadBalancer","Resource":"*","Condition":{"Null":{"aws:RequestTag/elbv2.k8s.aws/cluster":"true"}}}]}`}, want: []string{`"*" error`}},
 		{name: "an IfExists tag condition does not scope", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:RunInstances","Resource":"*","Condition":{"StringEqualsIfExists":{"aws:RequestTag/team":"a"}}}]}`}, want: []string{`"*" error`}},
 	})
 }

@@ -32,7 +32,7 @@ func (wildcardAction) Check(c *Check) {
 			case len(left) == 0:
 				// nothing left, or nothing matched (unknown-action says so)
 			case len(left) == 1:
-				c.ReportAs(Warning, a.Range, roles(d), "%q is a wildcard that today grants only %s; write the action out so new actions are not granted silently", a.Value, left[0])
+				c.ReportAs(Warning, a.Range, roles(d), "%q is a wildcard that today grants only %s; write the action out so new actions are not granted silently", a.Value, c.Catalog.Display(left[0]))
 			default:
 				c.Report(a.Range, roles(d), "%q grants %d actions (%s); list only the actions needed", a.Value, len(left), c.sample(left, 4))
 			}

@@ -113,7 +113,9 @@ func (s *Scope) call(x *hclsyntax.FunctionCallExpr, ctx *Ctx, d int) Value {
 	case "compact":
 		out := list(nil, r)
 		for _, it := range arg(0).Elements() {
-			if it.Kind == KString && it.S == "" && len(it.Syms) == 0 {
+			// compact drops empty strings and nulls
+			// (https://developer.hashicorp.com/terraform/language/functions/compact)
+			if (it.Kind == KString && it.S == "" && len(it.Syms) == 0) || it.Kind == KNull {
 				continue
 			}
 			out.List = append(out.List, it)
