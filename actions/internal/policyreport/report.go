@@ -61,7 +61,7 @@ func Write(format string, w io.Writer, r *gha.Runner, fs []policyrules.Finding, 
 	case "sarif":
 		return SARIF(w, fs, version)
 	case "github":
-		if err := GitHub(r, fs); err != nil {
+		if err := github(r, fs, &sum); err != nil {
 			return err
 		}
 		e, _ := count(fs)
@@ -241,7 +241,9 @@ func level(s policyrules.Severity) string {
 }
 
 // GitHub writes ::error/::warning annotations and a step summary table.
-func GitHub(r *gha.Runner, fs []policyrules.Finding) error {
+func GitHub(r *gha.Runner, fs []policyrules.Finding) error { return github(r, fs, nil) }
+
+func github(r *gha.Runner, fs []policyrules.Finding, sum *Summary) error {
 	suppressed := 0
 	for _, f := range fs {
 		if f.Suppressed != "" {
@@ -261,7 +263,12 @@ func GitHub(r *gha.Runner, fs []policyrules.Finding) error {
 	}
 	e, w := count(fs)
 	var b strings.Builder
-	fmt.Fprintf(&b, "## IAM policy check\n\n%d error(s), %d warning(s), %d suppressed\n\n", e, w, suppressed)
+	fmt.Fprintf(&b, "## IAM policy check\n\n%d error(s), %d warning(s), %d suppressed", e, w, suppressed)
+	if sum != nil {
+		fmt.Fprintf(&b, "; checked %d roles, %d policy documents, %d resource policies; %d values unresolved",
+			sum.Roles, sum.Documents, sum.ResourcePolicies, sum.Unresolved)
+	}
+	b.WriteString("\n\n")
 	if len(fs) > 0 {
 		b.WriteString("| severity | rule | location | role | message |\n|---|---|---|---|---|\n")
 		for _, f := range fs {
