@@ -18,7 +18,7 @@ func (resourceStar) Meta() Meta {
 
 func (resourceStar) Check(c *Check) {
 	c.statements([]DocKind{Identity}, func(d *Doc, st *iampolicy.Statement) {
-		if !st.IsAllow() || st.HasNotAction {
+		if !st.IsAllow() || st.HasNotAction || isAdmin(st) {
 			return
 		}
 		denies := c.denies(d)
