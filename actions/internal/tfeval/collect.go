@@ -208,7 +208,6 @@ var resourcePolicyTypes = map[string]string{
 	"aws_s3_access_point":                            "policy",
 	"aws_s3control_access_point_policy":              "policy",
 	"aws_s3control_bucket_policy":                    "policy",
-	"aws_s3control_multi_region_access_point_policy": "details",
 	"aws_s3tables_table_bucket_policy":               "resource_policy",
 	"aws_sns_topic_policy":                           "policy",
 	"aws_sns_topic":                                  "policy",
@@ -242,7 +241,6 @@ var resourcePolicyTypes = map[string]string{
 	"aws_vpc_endpoint_policy":                        "policy",
 	"aws_ssmcontacts_contact_policy":                 "policy",
 	"aws_organizations_resource_policy":              "content",
-	"aws_transfer_access":                            "policy",
 	"aws_redshiftserverless_resource_policy":         "policy",
 	"aws_redshift_resource_policy":                   "policy",
 	"aws_oam_sink_policy":                            "policy",
@@ -256,13 +254,14 @@ var resourcePolicyTypes = map[string]string{
 // unreadGrants are resources that grant access by other means than a
 // policy document; they are not read, and a finding says so.
 var unreadGrants = map[string]string{
-	"aws_kms_grant":                       "a KMS grant",
-	"aws_lambda_layer_version_permission": "a Lambda layer permission",
-	"aws_s3_bucket_acl":                   "an S3 ACL",
-	"aws_ram_principal_association":       "a RAM share with a principal",
-	"aws_ses_identity_policy":             "an SES identity policy",
-	"aws_lakeformation_permissions":       "Lake Formation permissions",
-	"aws_licensemanager_grant":            "a License Manager grant",
+	"aws_kms_grant":                                  "a KMS grant",
+	"aws_lambda_layer_version_permission":            "a Lambda layer permission",
+	"aws_s3_bucket_acl":                              "an S3 ACL",
+	"aws_ram_principal_association":                  "a RAM share with a principal",
+	"aws_ses_identity_policy":                        "an SES identity policy",
+	"aws_lakeformation_permissions":                  "Lake Formation permissions",
+	"aws_s3control_multi_region_access_point_policy": "a multi-Region access point policy",
+	"aws_licensemanager_grant":                       "a License Manager grant",
 }
 
 func (c *collector) walk(s *Scope) error {
