@@ -198,6 +198,7 @@ func (s *Scope) instances(body *hclsyntax.Body) []instance {
 // resource-based policy document, and the argument that holds it
 // (https://registry.terraform.io/providers/hashicorp/aws/latest/docs).
 var resourcePolicyTypes = map[string]string{
+	"aws_ses_identity_policy":                        "policy",
 	"aws_sqs_queue_policy":                           "policy",
 	"aws_sqs_queue":                                  "policy",
 	"aws_ecr_repository_policy":                      "policy",
@@ -258,7 +259,6 @@ var unreadGrants = map[string]string{
 	"aws_lambda_layer_version_permission":            "a Lambda layer permission",
 	"aws_s3_bucket_acl":                              "an S3 ACL",
 	"aws_ram_principal_association":                  "a RAM share with a principal",
-	"aws_ses_identity_policy":                        "an SES identity policy",
 	"aws_lakeformation_permissions":                  "Lake Formation permissions",
 	"aws_s3control_multi_region_access_point_policy": "a multi-Region access point policy",
 	"aws_licensemanager_grant":                       "a License Manager grant",
