@@ -1,17 +1,54 @@
 #!/usr/bin/env bash
-# Benchmarks policy-check against `trivy config` (with a custom Rego check
-# for IAM wildcard actions, since trivy's built-in one is empty) on infra/
-# and on a generated corpus of ROOTS x FILES Terraform files, in one run.
-# Prints wall times, the ratio, and whether policy-check finds every IAM
-# issue trivy finds.
+# Benchmarks policy-check in two parts.
 #
-# Needs trivy v0.74.0 on PATH or in $(go env GOPATH)/bin:
-#   GOEXPERIMENT=jsonv2 CGO_ENABLED=0 go install github.com/aquasecurity/trivy/cmd/trivy@v0.74.0
+# 1. The real-world corpus: terraform-aws-modules iam, ecs, lambda, eks and
+#    s3-bucket at the commits in bench/policycheck/corpus.txt. Per corpus:
+#    directories, exit codes, findings per rule, time, and the labelled
+#    sample in bench/policycheck/labels.tsv (each finding judged true or
+#    false, with why) re-checked against this run. Copies are read from
+#    $POLICYCHECK_CORPORA/<repository name> when that folder exists (a
+#    cache); otherwise each repository is fetched at its commit.
+# 2. Against `trivy config` (with a custom Rego check for IAM wildcard
+#    actions, since trivy's built-in one is empty) on infra/ and on a
+#    generated corpus of ROOTS x FILES Terraform files: wall times, the
+#    ratio, and whether policy-check finds every IAM issue trivy finds.
+#    Needs trivy v0.74.0 on PATH or in $(go env GOPATH)/bin:
+#      GOEXPERIMENT=jsonv2 CGO_ENABLED=0 go install github.com/aquasecurity/trivy/cmd/trivy@v0.74.0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOTS=${ROOTS:-100}
 FILES=${FILES:-10}
 
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+go build -o "$work/policy-check" ./actions/policy-check
+
+echo "## real-world corpus"
+while read -r repo commit; do
+  [[ -z $repo || $repo == \#* ]] && continue
+  name=${repo#*/}
+  src="${POLICYCHECK_CORPORA:-}/$name"
+  if [[ -z ${POLICYCHECK_CORPORA:-} || ! -d $src ]]; then
+    src="$work/src/$name"
+    mkdir -p "$src"
+    if ! (cd "$src" && git init -q && git fetch -q --depth 1 "https://github.com/$repo" "$commit" && git checkout -q FETCH_HEAD); then
+      echo "$name: cannot fetch $repo at $commit; set POLICYCHECK_CORPORA to a folder holding a copy" >&2
+      [[ -z ${CI:-} ]] || exit 1
+      continue
+    fi
+  fi
+  python3 bench/policycheck/corpus.py "$work/policy-check" "$name" "$src" bench/policycheck/labels.tsv "$work/$name.corpus.json"
+done <bench/policycheck/corpus.txt
+python3 - "$work" <<'PY'
+import glob, json, sys
+rs = [json.load(open(p)) for p in sorted(glob.glob(sys.argv[1] + "/*.corpus.json"))]
+dirs = sum(r["dirs"] for r in rs)
+crashes = sum(r["crashes"] for r in rs)
+secs = sum(r["seconds"] for r in rs)
+print(f"corpus total: {len(rs)} repositories, {dirs} directories, {crashes} crashes (exit other than 0 or 1), {secs:.1f}s")
+PY
+
+echo "## against trivy"
 trivy=$(command -v trivy || true)
 [[ -n $trivy ]] || trivy="$(go env GOPATH)/bin/trivy"
 if [[ ! -x $trivy ]]; then
@@ -21,9 +58,6 @@ if [[ ! -x $trivy ]]; then
   exit 0
 fi
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-go build -o "$work/policy-check" ./actions/policy-check
 python3 bench/policycheck/gen.py "$work/corpus" "$ROOTS" "$FILES"
 echo "corpus: $(find "$work/corpus" -name '*.tf' | wc -l) .tf files in $ROOTS root modules"
 echo "trivy: $("$trivy" --version 2>/dev/null | head -1)"

@@ -4,29 +4,26 @@
 // disagree. It runs as a GitHub Action (inputs in INPUT_* variables) and as
 // a command:
 //
-//	policy-check [--contract FILE|DIR] [--format text|json|sarif|github] [--code DIR] [--plan-json FILE] DIR...
+//	policy-check [--contract FILE|DIR] [--format text|json|sarif|github] [--code DIR] [--plan-json FILE] [--modules-dir DIR] DIR...
 //
-// Exit 0: no error-level findings; 1: error-level findings; 2: usage, or
-// input that cannot be parsed (reported with file:line).
+// Exit 0: no unsuppressed error-level findings; 1: error-level findings; 2:
+// usage, or input that cannot be read (reported with file:line). --help
+// prints the usage and exits 0.
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"runtime"
+	"os/signal"
 	"strings"
-	"sync"
 
 	"github.com/conveyor-dev/conveyor/actions/internal/gha"
-	"github.com/conveyor-dev/conveyor/actions/internal/iamcatalog"
-	"github.com/conveyor-dev/conveyor/actions/internal/iamcontract"
 	"github.com/conveyor-dev/conveyor/actions/internal/policycheck"
 	"github.com/conveyor-dev/conveyor/actions/internal/policyreport"
-	tfjson "github.com/hashicorp/terraform-json"
 )
 
 var inputs = []gha.Input{
@@ -37,10 +34,14 @@ var inputs = []gha.Input{
 	{Name: "plan-json", Usage: "a `terraform show -json` plan whose exact IAM values are checked"},
 	{Name: "sarif-file", Usage: "also write SARIF 2.1.0 to this file (for code scanning upload)"},
 	{Name: "no-contract", Usage: "true: run only the generic rules even if policies/ exists"},
+	{Name: "modules-dir", Usage: "a .terraform/modules directory (with modules.json) to read registry and git modules from (default: each directory's own)"},
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // splitArgs separates --flag value pairs from positional directories,
@@ -65,11 +66,11 @@ func splitArgs(args []string) (flags, dirs []string) {
 	return flags, dirs
 }
 
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	flagArgs, dirs := splitArgs(args)
 	vals, err := gha.Parse("policy-check", flagArgs, getenv, inputs, stderr)
 	if errors.Is(err, flag.ErrHelp) {
-		return 2
+		return 0
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -79,15 +80,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		dirs = vals.List("directories")
 	}
 	format := vals.String("format")
-	switch format {
-	case "text", "json", "sarif", "github":
-	default:
-		fmt.Fprintf(stderr, "policy-check: --format %q: want text, json, sarif or github\n", format)
-		return 2
-	}
-	planFile := vals.String("plan-json")
-	if len(dirs) == 0 && planFile == "" {
-		fmt.Fprintln(stderr, "policy-check: give at least one Terraform directory (arguments or INPUT_DIRECTORIES), or --plan-json FILE")
+	if err := policyreport.CheckFormat(format); err != nil {
+		fmt.Fprintln(stderr, "policy-check:", err)
 		return 2
 	}
 	noContract, err := vals.Bool("no-contract")
@@ -95,112 +89,32 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "policy-check:", err)
 		return 2
 	}
-	loadContract := func(dir string) (*iamcontract.Contract, error) {
-		path := vals.String("contract")
-		if path == "" && !noContract {
-			path = policycheck.FindContract(dir)
-		}
-		if path == "" || noContract {
-			return nil, nil
-		}
-		return iamcontract.Load(path)
+	if len(dirs) == 0 && vals.String("plan-json") == "" {
+		fmt.Fprintln(stderr, "policy-check: give at least one Terraform directory (arguments or INPUT_DIRECTORIES), or --plan-json FILE")
+		return 2
 	}
-	var code *policycheck.Code
-	if dir := vals.String("code"); dir != "" {
-		if code, err = policycheck.LoadCode(dir); err != nil {
-			fmt.Fprintln(stderr, "policy-check: --code:", err)
-			return 2
-		}
-	}
-	cat := iamcatalog.Default()
-	// Root modules are independent: check them on every core, report in
-	// argument order.
-	type result struct {
-		fs  []policycheck.Finding
-		err error
-	}
-	results := make([]result, len(dirs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i, dir := range dirs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			contract, err := loadContract(dir)
-			if err != nil {
-				results[i].err = fmt.Errorf("contract: %w", err)
-				return
-			}
-			results[i].fs, _, results[i].err = policycheck.CheckDir(dir, contract, code, cat)
-		}()
-	}
-	wg.Wait()
-	var findings []policycheck.Finding
-	for _, r := range results {
-		if r.err != nil {
-			fmt.Fprintln(stderr, "policy-check:", r.err)
-			return 2
-		}
-		findings = append(findings, r.fs...)
-	}
-	if planFile != "" {
-		b, err := os.ReadFile(planFile)
-		if err != nil {
-			fmt.Fprintln(stderr, "policy-check: --plan-json:", err)
-			return 2
-		}
-		var plan tfjson.Plan
-		if err := json.Unmarshal(b, &plan); err != nil {
-			fmt.Fprintf(stderr, "policy-check: %s is not a `terraform show -json` plan: %v\n", planFile, err)
-			return 2
-		}
-		contract, err := loadContract(".")
-		if err != nil {
-			fmt.Fprintln(stderr, "policy-check: contract:", err)
-			return 2
-		}
-		findings = append(findings, policycheck.CheckPlan(&plan, contract)...)
+	rep, err := policycheck.Run(ctx, policycheck.Options{
+		Dirs: dirs, Contract: vals.String("contract"), NoContract: noContract, CodeDir: vals.String("code"),
+		PlanJSON: vals.String("plan-json"), ModulesDir: vals.String("modules-dir"),
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "policy-check:", err)
+		return 2
 	}
 	base := getenv("GITHUB_WORKSPACE")
 	if base == "" {
 		base, _ = os.Getwd()
 	}
-	findings = policyreport.Relative(findings, base)
+	findings := policyreport.Relative(rep.Findings, base)
 	if path := vals.String("sarif-file"); path != "" {
-		f, err := os.Create(path)
-		if err == nil {
-			err = policyreport.SARIF(f, findings, "dev")
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
-		if err != nil {
+		if err := writeFile(path, func(w io.Writer) error { return policyreport.SARIF(w, findings, "dev") }); err != nil {
 			fmt.Fprintln(stderr, "policy-check: writing SARIF:", err)
 			return 2
 		}
 	}
-	switch format {
-	case "text":
-		err = policyreport.Text(stdout, findings)
-	case "json":
-		err = policyreport.JSON(stdout, findings)
-	case "sarif":
-		err = policyreport.SARIF(stdout, findings, "dev")
-	case "github":
-		r := gha.NewRunner(getenv, stdout)
-		err = policyreport.GitHub(r, findings)
-		if err == nil {
-			e := 0
-			for _, f := range findings {
-				if f.Severity == "error" {
-					e++
-				}
-			}
-			err = r.SetOutput("errors", fmt.Sprint(e))
-		}
-	}
-	if err != nil {
+	sum := policyreport.Summary{Roles: rep.Stats.Roles, Documents: rep.Stats.Documents,
+		ResourcePolicies: rep.Stats.ResourcePolicies, Unresolved: rep.Stats.Unresolved}
+	if err := policyreport.Write(format, stdout, gha.NewRunner(getenv, stdout), findings, sum, "dev"); err != nil {
 		fmt.Fprintln(stderr, "policy-check: writing report:", err)
 		return 2
 	}
@@ -208,4 +122,16 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 1
 	}
 	return 0
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

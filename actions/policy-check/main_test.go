@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -53,7 +54,7 @@ resource "aws_iam_role_policy" "p" {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
-			got := run(tc.args, env(nil), &out, &errb)
+			got := run(context.Background(), tc.args, env(nil), &out, &errb)
 			if got != tc.want || !strings.Contains(errb.String(), tc.err) {
 				t.Errorf("exit %d (stderr %q), want %d with %q", got, errb.String(), tc.want, tc.err)
 			}
@@ -64,7 +65,7 @@ resource "aws_iam_role_policy" "p" {
 func TestJSONFindingPointsAtTheActionString(t *testing.T) {
 	dir := tfDir(t, overPrivileged)
 	var out bytes.Buffer
-	if code := run([]string{"--format=json", dir}, env(nil), &out, os.Stderr); code != 1 {
+	if code := run(context.Background(), []string{"--format=json", dir}, env(nil), &out, os.Stderr); code != 1 {
 		t.Fatalf("exit %d", code)
 	}
 	var fs []struct {
@@ -99,7 +100,7 @@ func TestRunsAsAnActionFromInputs(t *testing.T) {
 		"GITHUB_WORKSPACE":    filepath.Dir(dir),
 	}
 	var out bytes.Buffer
-	if code := run(nil, env(e), &out, os.Stderr); code != 1 {
+	if code := run(context.Background(), nil, env(e), &out, os.Stderr); code != 1 {
 		t.Fatalf("exit %d", code)
 	}
 	if !strings.Contains(out.String(), "::error ") || !strings.Contains(out.String(), "file="+filepath.Base(dir)+"/main.tf,line=4") {
@@ -118,8 +119,25 @@ func TestTheRepositoryPassesItsOwnCheck(t *testing.T) {
 	}
 	repo := filepath.Join("..", "..")
 	var out, errb bytes.Buffer
-	code := run([]string{"--code", filepath.Join(repo, "services"), filepath.Join(repo, "infra", "environments", "production")}, env(nil), &out, &errb)
+	code := run(context.Background(), []string{"--code", filepath.Join(repo, "services"), filepath.Join(repo, "infra", "environments", "production")}, env(nil), &out, &errb)
 	if code != 0 {
 		t.Errorf("exit %d:\n%s%s", code, out.String(), errb.String())
+	}
+}
+
+func TestHelpExitsZero(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"--help"}, env(nil), &out, &errb); code != 0 {
+		t.Errorf("--help exit %d, want 0", code)
+	}
+	if !strings.Contains(errb.String(), "-modules-dir") {
+		t.Errorf("usage does not list the flags: %s", errb.String())
+	}
+}
+
+func TestEmptyDirectoryExitsTwo(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{t.TempDir()}, env(nil), &out, &errb); code != 2 || !strings.Contains(errb.String(), "no Terraform files") {
+		t.Errorf("exit %d (%s), want 2 naming the missing Terraform files", code, errb.String())
 	}
 }

@@ -26,6 +26,23 @@ type Action struct {
 	Name      string   // lower-case "service:action"
 	Resources []string // resource types; empty means the action accepts only "*"
 	Access    string   // Read, List, Write, Permissions management, Tagging; "" if unknown
+	// Display is the name in AWS's case (ec2:RunInstances); Name if unknown.
+	Display string
+	// Conditions are the condition keys the action supports, lower-case,
+	// with a ${TagKey}-style variable part cut off: "aws:resourcetag/".
+	Conditions []string
+}
+
+// SupportsCondition reports whether the action documents key (any case;
+// aws:RequestTag/team matches aws:RequestTag/${TagKey}).
+func (a Action) SupportsCondition(key string) bool {
+	k := strings.ToLower(key)
+	for _, c := range a.Conditions {
+		if k == c || (strings.HasSuffix(c, "/") && strings.HasPrefix(k, c)) {
+			return true
+		}
+	}
+	return false
 }
 
 // StarOnly reports whether the action cannot be scoped to a resource.
@@ -40,8 +57,10 @@ type File struct {
 
 // Entry is one action in the file.
 type Entry struct {
-	Resources []string `json:"r,omitempty"`
-	Access    string   `json:"a,omitempty"`
+	Resources  []string `json:"r,omitempty"`
+	Access     string   `json:"a,omitempty"`
+	Name       string   `json:"n,omitempty"` // in AWS's case, without the prefix
+	Conditions []string `json:"c,omitempty"`
 }
 
 // Catalog answers questions about IAM actions.
@@ -102,15 +121,21 @@ func Read(r io.Reader) (*Catalog, error) {
 			}
 			continue
 		}
-		name, rest, ok := strings.Cut(line, "\t")
-		res, access, _ := strings.Cut(rest, "\t")
+		f := strings.Split(line, "\t")
+		name := f[0]
 		i := strings.IndexByte(name, ':')
-		if !ok || i <= 0 {
-			return nil, fmt.Errorf("IAM catalogue line %d: want service:action<TAB>resources<TAB>access, got %q", n+1, line)
+		if len(f) < 3 || i <= 0 {
+			return nil, fmt.Errorf("IAM catalogue line %d: want service:action<TAB>resources<TAB>access[<TAB>Name<TAB>conditions], got %q", n+1, line)
 		}
-		a := Action{Name: name, Access: access}
-		if res != "" {
-			a.Resources = strings.Split(res, ",")
+		a := Action{Name: name, Access: f[2], Display: name}
+		if f[1] != "" {
+			a.Resources = strings.Split(f[1], ",")
+		}
+		if len(f) > 3 && f[3] != "" {
+			a.Display = name[:i+1] + f[3]
+		}
+		if len(f) > 4 && f[4] != "" {
+			a.Conditions = strings.Split(f[4], ",")
 		}
 		c.actions[name] = a
 		c.names = append(c.names, name)
@@ -130,7 +155,8 @@ func Write(w io.Writer, f File) error {
 	var lines []string
 	for pfx, acts := range f.Actions {
 		for name, e := range acts {
-			lines = append(lines, strings.ToLower(pfx)+":"+strings.ToLower(name)+"\t"+strings.Join(e.Resources, ",")+"\t"+e.Access)
+			lines = append(lines, strings.ToLower(pfx)+":"+strings.ToLower(name)+"\t"+strings.Join(e.Resources, ",")+"\t"+e.Access+
+				"\t"+e.Name+"\t"+strings.Join(e.Conditions, ","))
 		}
 	}
 	sort.Strings(lines)
@@ -148,7 +174,11 @@ func New(f File) *Catalog {
 		pfx = strings.ToLower(pfx)
 		for name, e := range acts {
 			full := pfx + ":" + strings.ToLower(name)
-			c.actions[full] = Action{Name: full, Resources: e.Resources, Access: e.Access}
+			a := Action{Name: full, Resources: e.Resources, Access: e.Access, Display: full, Conditions: e.Conditions}
+			if e.Name != "" {
+				a.Display = pfx + ":" + e.Name
+			}
+			c.actions[full] = a
 			c.names = append(c.names, full)
 			c.byPfx[pfx] = append(c.byPfx[pfx], full)
 		}
@@ -237,4 +267,12 @@ func match(p, s string) bool {
 		pi++
 	}
 	return pi == len(p)
+}
+
+// Display returns an action in AWS's case when catalogued, else as given.
+func (c *Catalog) Display(action string) string {
+	if a, ok := c.actions[strings.ToLower(action)]; ok {
+		return a.Display
+	}
+	return action
 }

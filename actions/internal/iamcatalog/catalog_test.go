@@ -145,3 +145,30 @@ func TestFromCfnLint(t *testing.T) {
 		t.Errorf("listqueues: %+v", a)
 	}
 }
+
+// The vendored catalogue knows each action's name in AWS's case and the
+// condition keys it supports, with ${TagKey} parts as prefixes.
+func TestDisplayNamesAndConditionKeys(t *testing.T) {
+	c := Default()
+	if got := c.Display("EC2:RUNINSTANCES"); got != "ec2:RunInstances" {
+		t.Errorf("Display = %q, want ec2:RunInstances", got)
+	}
+	if got := c.Display("nosuch:Action"); got != "nosuch:Action" {
+		t.Errorf("an unknown action must print as written, got %q", got)
+	}
+	run, _ := c.Lookup("ec2:RunInstances")
+	for key, want := range map[string]bool{
+		"aws:RequestTag/karpenter.sh/nodepool": true,
+		"AWS:ResourceTag/team":                 true,
+		"iam:AWSServiceName":                   false,
+		"aws:RequestTag":                       false,
+	} {
+		if got := run.SupportsCondition(key); got != want {
+			t.Errorf("ec2:RunInstances supports %s = %v, want %v", key, got, want)
+		}
+	}
+	slr, _ := c.Lookup("iam:CreateServiceLinkedRole")
+	if !slr.SupportsCondition("iam:AWSServiceName") {
+		t.Error("iam:CreateServiceLinkedRole must support iam:AWSServiceName")
+	}
+}

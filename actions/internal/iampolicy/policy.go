@@ -159,7 +159,12 @@ func FromNode(n Node) Policy {
 	switch n.Kind {
 	case Object:
 	case Unknown:
-		r.unresolved(n.Range, "the policy document is %s, which could not be resolved", n.Str.Value)
+		if strings.HasPrefix(n.Str.Value, "the policy ") {
+			// the evaluator already wrote the whole sentence
+			r.unresolved(n.Range, "%s", n.Str.Value)
+		} else {
+			r.unresolved(n.Range, "the policy document is %s, which could not be resolved", n.Str.Value)
+		}
 		p.Problems = r.problems
 		return p
 	default:
@@ -338,10 +343,13 @@ func (r *reader) principals(n Node) []Principal {
 	case Object:
 		var out []Principal
 		for _, f := range n.Fields {
-			switch f.Key.Value {
-			case "AWS", "Service", "Federated", "CanonicalUser":
+			switch {
+			case f.Key.Value == "AWS", f.Key.Value == "Service", f.Key.Value == "Federated", f.Key.Value == "CanonicalUser":
+			case f.Key.Unknown:
+				// a type that could not be computed is unresolved, not wrong
+				r.unresolved(f.Key.Range, "the principal type could not be resolved")
 			default:
-				r.add(f.Key.Range, fmt.Sprintf("unknown principal type %q", f.Key.Value))
+				r.add(f.Key.Range, fmt.Sprintf("unknown principal type %q (want AWS, Service, Federated or CanonicalUser)", f.Key.Value))
 			}
 			for _, v := range r.strings(f.Value, "Principal "+f.Key.Value) {
 				out = append(out, Principal{Type: f.Key.Value, Value: v})

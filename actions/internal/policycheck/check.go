@@ -73,20 +73,27 @@ func FindContract(dir string) string {
 	}
 }
 
-// Stats describe what a check looked at.
+// Stats describe what a check looked at, for the summary line.
 type Stats struct {
-	Roles     int
-	Documents int
+	Roles            int
+	Documents        int // identity and trust documents
+	ResourcePolicies int
+	Unresolved       int // IAM008 findings
+	Suppressed       int
 }
 
 // CheckDir evaluates one Terraform root module and applies every rule.
 // contract and code may be nil. An error means input that cannot be
 // parsed (exit 2).
 func CheckDir(dir string, contract *iamcontract.Contract, code *Code, cat *iamcatalog.Catalog) ([]Finding, Stats, error) {
+	return checkDir(dir, tfeval.Options{}, contract, code, cat)
+}
+
+func checkDir(dir string, opt tfeval.Options, contract *iamcontract.Contract, code *Code, cat *iamcatalog.Catalog) ([]Finding, Stats, error) {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, Stats{}, fmt.Errorf("%s is not a directory of Terraform files", dir)
 	}
-	res, err := tfeval.Evaluate(dir)
+	res, err := tfeval.EvaluateWith(dir, opt)
 	if err != nil {
 		return nil, Stats{}, err
 	}
@@ -101,7 +108,8 @@ func CheckDir(dir string, contract *iamcontract.Contract, code *Code, cat *iamca
 	if cat == nil {
 		cat = iamcatalog.Default()
 	}
-	return policyrules.Run(subj, cat), Stats{Roles: len(res.Roles), Documents: len(res.Documents)}, nil
+	fs := policyrules.Run(subj, cat)
+	return fs, subjectStats(subj, fs), nil
 }
 
 // SubjectOf turns an evaluation into what the rules read.
@@ -141,7 +149,10 @@ func SubjectOf(res *tfeval.Result) *policyrules.Subject {
 		s.Roles = append(s.Roles, pr)
 	}
 	for _, p := range res.Problems {
-		s.Problems = append(s.Problems, policyrules.Problem{Range: p.Range, Owner: p.Address, Message: p.Message})
+		s.Problems = append(s.Problems, policyrules.Problem{Range: p.Range, Owner: p.Address, Message: p.Message, Warn: p.Warn})
+	}
+	for _, u := range res.Unread {
+		s.Unread = append(s.Unread, policyrules.Unread{Owner: u.Address, What: u.What, Range: u.Range})
 	}
 	for _, d := range s.Docs {
 		sort.Strings(d.Roles)
@@ -158,10 +169,11 @@ func appendUnique(list []string, s string) []string {
 	return append(list, s)
 }
 
-// HasErrors reports whether any finding is error-level.
+// HasErrors reports whether any finding is error-level and not
+// suppressed.
 func HasErrors(fs []Finding) bool {
 	for _, f := range fs {
-		if f.Severity == policyrules.Error {
+		if f.Severity == policyrules.Error && f.Suppressed == "" {
 			return true
 		}
 	}

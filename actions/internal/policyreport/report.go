@@ -31,28 +31,99 @@ func Relative(fs []policyrules.Finding, base string) []policyrules.Finding {
 	return out
 }
 
-// Text writes one line per finding: file:line:col: severity: message [rule].
-func Text(w io.Writer, fs []policyrules.Finding) error {
+// Summary is what a run looked at, for the last line of the text report
+// and the step summary.
+type Summary struct {
+	Roles, Documents, ResourcePolicies, Unresolved int
+}
+
+// Formats are the report formats, in the order usage lists them.
+var Formats = []string{"text", "json", "sarif", "github"}
+
+// CheckFormat rejects a format that Write does not know.
+func CheckFormat(format string) error {
+	for _, f := range Formats {
+		if f == format {
+			return nil
+		}
+	}
+	return fmt.Errorf("--format %q: want %s", format, strings.Join(Formats, ", "))
+}
+
+// Write writes the findings in a format; github also sets the errors
+// output on r.
+func Write(format string, w io.Writer, r *gha.Runner, fs []policyrules.Finding, sum Summary, version string) error {
+	switch format {
+	case "text":
+		return Text(w, fs, sum)
+	case "json":
+		return JSON(w, fs)
+	case "sarif":
+		return SARIF(w, fs, version)
+	case "github":
+		if err := github(r, fs, &sum); err != nil {
+			return err
+		}
+		e, _ := count(fs)
+		return r.SetOutput("errors", fmt.Sprint(e))
+	}
+	return CheckFormat(format)
+}
+
+// Text writes one line per finding: file:line:col: severity: message
+// [rule], suppressed findings with their reason, and a summary of what was
+// checked.
+func Text(w io.Writer, fs []policyrules.Finding, sum Summary) error {
+	suppressed := 0
 	for _, f := range fs {
 		role := ""
 		if f.Role != "" {
 			role = " (" + f.Role + ")"
 		}
-		if _, err := fmt.Fprintf(w, "%s:%d:%d: %s: %s%s [%s %s]\n", f.Range.Filename, f.Range.Start.Line, f.Range.Start.Column,
-			f.Severity, f.Message, role, f.Rule, f.Name); err != nil {
+		sev := string(f.Severity)
+		if f.Suppressed != "" {
+			sev = "suppressed " + sev
+			suppressed++
+		}
+		if _, err := fmt.Fprintf(w, "%s:%d:%d: %s: %s%s [%s %s]%s%s\n", f.Range.Filename, f.Range.Start.Line, f.Range.Start.Column,
+			sev, f.Message, role, f.Rule, f.Name, instances(f), reason(f)); err != nil {
 			return err
 		}
 	}
 	e, wn := count(fs)
-	_, err := fmt.Fprintf(w, "%d error(s), %d warning(s)\n", e, wn)
+	_, err := fmt.Fprintf(w, "%d error(s), %d warning(s), %d suppressed; checked %d roles, %d policy documents, %d resource policies; %d values unresolved\n",
+		e, wn, suppressed, sum.Roles, sum.Documents, sum.ResourcePolicies, sum.Unresolved)
 	return err
 }
 
+func instances(f policyrules.Finding) string {
+	if len(f.Instances) == 0 {
+		return ""
+	}
+	const show = 3
+	list := f.Instances
+	more := ""
+	if len(list) > show {
+		list, more = list[:show], fmt.Sprintf(", and %d more", len(f.Instances)-show)
+	}
+	return fmt.Sprintf(" also for %s%s", strings.Join(list, "; "), more)
+}
+
+func reason(f policyrules.Finding) string {
+	if f.Suppressed == "" {
+		return ""
+	}
+	return " (reason: " + f.Suppressed + ")"
+}
+
+// count counts findings that are not suppressed.
 func count(fs []policyrules.Finding) (errors, warnings int) {
 	for _, f := range fs {
-		if f.Severity == policyrules.Error {
+		switch {
+		case f.Suppressed != "":
+		case f.Severity == policyrules.Error:
 			errors++
-		} else {
+		default:
 			warnings++
 		}
 	}
@@ -69,6 +140,9 @@ type JSONFinding struct {
 	Column   int    `json:"column"`
 	Role     string `json:"role"`
 	Message  string `json:"message"`
+	// Instances and Suppressed: see policyrules.Finding.
+	Instances  []string `json:"instances,omitempty"`
+	Suppressed string   `json:"suppressed,omitempty"`
 }
 
 // JSON writes an array with one object per finding.
@@ -76,7 +150,8 @@ func JSON(w io.Writer, fs []policyrules.Finding) error {
 	out := make([]JSONFinding, 0, len(fs))
 	for _, f := range fs {
 		out = append(out, JSONFinding{Rule: f.Rule, Name: f.Name, Severity: string(f.Severity), File: f.Range.Filename,
-			Line: f.Range.Start.Line, Column: f.Range.Start.Column, Role: f.Role, Message: f.Message})
+			Line: f.Range.Start.Line, Column: f.Range.Start.Column, Role: f.Role, Message: f.Message,
+			Instances: f.Instances, Suppressed: f.Suppressed})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -118,7 +193,10 @@ func SARIF(w io.Writer, fs []policyrules.Finding, version string) error {
 		if f.Role != "" {
 			msgText += " (role " + f.Role + ")"
 		}
-		results = append(results, map[string]any{
+		if len(f.Instances) > 0 {
+			msgText += "; also for " + strings.Join(f.Instances, "; ")
+		}
+		res := map[string]any{
 			"ruleId":    f.Rule,
 			"ruleIndex": index[f.Rule],
 			"level":     level(f.Severity),
@@ -127,7 +205,13 @@ func SARIF(w io.Writer, fs []policyrules.Finding, version string) error {
 				"artifactLocation": map[string]any{"uri": filepath.ToSlash(f.Range.Filename), "uriBaseId": "%SRCROOT%"},
 				"region":           reg,
 			}}},
-		})
+		}
+		if f.Suppressed != "" {
+			// SARIF 2.1.0 §3.35: a suppression in the source, with its
+			// justification; code scanning shows it as dismissed.
+			res["suppressions"] = []any{map[string]any{"kind": "inSource", "justification": f.Suppressed}}
+		}
+		results = append(results, res)
 	}
 	if results == nil {
 		results = []map[string]any{}
@@ -157,8 +241,15 @@ func level(s policyrules.Severity) string {
 }
 
 // GitHub writes ::error/::warning annotations and a step summary table.
-func GitHub(r *gha.Runner, fs []policyrules.Finding) error {
+func GitHub(r *gha.Runner, fs []policyrules.Finding) error { return github(r, fs, nil) }
+
+func github(r *gha.Runner, fs []policyrules.Finding, sum *Summary) error {
+	suppressed := 0
 	for _, f := range fs {
+		if f.Suppressed != "" {
+			suppressed++
+			continue
+		}
 		a := gha.Annotation{File: f.Range.Filename, Line: f.Range.Start.Line, Col: f.Range.Start.Column,
 			Title: f.Rule + " " + f.Name, Message: f.Message}
 		if f.Role != "" {
@@ -172,11 +263,20 @@ func GitHub(r *gha.Runner, fs []policyrules.Finding) error {
 	}
 	e, w := count(fs)
 	var b strings.Builder
-	fmt.Fprintf(&b, "## IAM policy check\n\n%d error(s), %d warning(s)\n\n", e, w)
+	fmt.Fprintf(&b, "## IAM policy check\n\n%d error(s), %d warning(s), %d suppressed", e, w, suppressed)
+	if sum != nil {
+		fmt.Fprintf(&b, "; checked %d roles, %d policy documents, %d resource policies; %d values unresolved",
+			sum.Roles, sum.Documents, sum.ResourcePolicies, sum.Unresolved)
+	}
+	b.WriteString("\n\n")
 	if len(fs) > 0 {
 		b.WriteString("| severity | rule | location | role | message |\n|---|---|---|---|---|\n")
 		for _, f := range fs {
-			fmt.Fprintf(&b, "| %s | %s %s | `%s:%d:%d` | %s | %s |\n", f.Severity, f.Rule, f.Name, f.Range.Filename,
+			sev := string(f.Severity)
+			if f.Suppressed != "" {
+				sev = "suppressed (" + f.Suppressed + ")"
+			}
+			fmt.Fprintf(&b, "| %s | %s %s | `%s:%d:%d` | %s | %s |\n", cell(sev), f.Rule, f.Name, f.Range.Filename,
 				f.Range.Start.Line, f.Range.Start.Column, cell(f.Role), cell(f.Message))
 		}
 	}

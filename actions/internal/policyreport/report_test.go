@@ -108,8 +108,59 @@ func TestGitHubWritesAnnotationsAndASummary(t *testing.T) {
 
 func TestTextNamesFileLineColumnAndRule(t *testing.T) {
 	var b bytes.Buffer
-	Text(&b, Relative(findings(), "/ws"))
+	Text(&b, Relative(findings(), "/ws"), Summary{})
 	if !strings.HasPrefix(b.String(), "infra/main.tf:12:20: error: ") || !strings.Contains(b.String(), "[IAM001 wildcard-action]") {
 		t.Errorf("text: %s", b.String())
+	}
+}
+
+func suppressedFindings() []policyrules.Finding {
+	fs := findings()
+	fs[0].Suppressed = "reviewed in #42"
+	return fs
+}
+
+// A suppressed finding stays in SARIF, marked as suppressed in the source
+// with its justification, so code scanning shows it as dismissed.
+func TestSARIFMarksSuppressedFindings(t *testing.T) {
+	var b bytes.Buffer
+	if err := SARIF(&b, Relative(suppressedFindings(), "/ws"), "dev"); err != nil {
+		t.Fatal(err)
+	}
+	var log struct {
+		Runs []struct {
+			Results []struct {
+				RuleID       string `json:"ruleId"`
+				Suppressions []struct {
+					Kind          string `json:"kind"`
+					Justification string `json:"justification"`
+				} `json:"suppressions"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &log); err != nil {
+		t.Fatal(err)
+	}
+	rs := log.Runs[0].Results
+	if len(rs) != 2 || len(rs[0].Suppressions) != 1 || rs[0].Suppressions[0].Kind != "inSource" ||
+		rs[0].Suppressions[0].Justification != "reviewed in #42" || len(rs[1].Suppressions) != 0 {
+		t.Errorf("results %+v", rs)
+	}
+}
+
+// The text report ends with what was checked, and a suppressed error is
+// counted as suppressed, not as an error.
+func TestTextSummaryLine(t *testing.T) {
+	var b bytes.Buffer
+	if err := Text(&b, Relative(suppressedFindings(), "/ws"), Summary{Roles: 3, Documents: 5, ResourcePolicies: 2, Unresolved: 1}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	want := "0 error(s), 1 warning(s), 1 suppressed; checked 3 roles, 5 policy documents, 2 resource policies; 1 values unresolved"
+	if lines[len(lines)-1] != want {
+		t.Errorf("last line %q, want %q", lines[len(lines)-1], want)
+	}
+	if !strings.Contains(lines[0], "suppressed error") || !strings.Contains(lines[0], "(reason: reviewed in #42)") {
+		t.Errorf("suppressed line %q", lines[0])
 	}
 }

@@ -137,9 +137,9 @@ func (contractRule) Check(c *Check) {
 			}
 			sort.Strings(list)
 			if e.res {
-				c.Report(e.at.Range, cr.Address, "resource %q is not in the contract for %s (grants %s); the contract allows these actions only on %s", e.at.Value, cr.Address, sample(list, 3), sortedKeys(e.allowed))
+				c.Report(e.at.Range, cr.Address, "resource %q is not in the contract for %s (grants %s); the contract allows these actions only on %s", e.at.Value, cr.Address, c.sample(list, 3), sortedKeys(e.allowed))
 			} else {
-				c.Report(e.at.Range, cr.Address, "%q grants %s, which the contract for %s does not allow", e.at.Value, sample(list, 3), cr.Address)
+				c.Report(e.at.Range, cr.Address, "%q grants %s, which the contract for %s does not allow", e.at.Value, c.sample(list, 3), cr.Address)
 			}
 		}
 		// In the contract but not granted.

@@ -17,7 +17,7 @@ func (passRole) Meta() Meta {
 
 func (passRole) Check(c *Check) {
 	c.statements([]DocKind{Identity}, func(d *Doc, st *iampolicy.Statement) {
-		if !st.IsAllow() || st.HasNotAction {
+		if !st.IsAllow() || st.HasNotAction || isAdmin(st) {
 			return
 		}
 		denies := c.denies(d)

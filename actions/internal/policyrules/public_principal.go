@@ -7,8 +7,7 @@ import (
 )
 
 // publicPrincipal flags resource and trust policies that allow everyone
-// ("*" or {"AWS": "*"}) without a condition that narrows who, and GitHub
-// OIDC trusts that do not pin the token's subject.
+// ("*" or {"AWS": "*"}) without a condition that narrows who.
 type publicPrincipal struct{}
 
 func (publicPrincipal) Meta() Meta {
@@ -27,25 +26,41 @@ func (publicPrincipal) Check(c *Check) {
 		}
 		for _, p := range st.Principal {
 			v := p.Value
-			if v.Literal() && v.Value == "*" && (p.Type == "*" || p.Type == "AWS") {
-				if !narrowed(st) {
-					c.Report(v.Range, roles(d), "%s allows any AWS principal; add a condition such as aws:SourceArn, aws:SourceAccount or aws:PrincipalOrgID, or name the principals", d.Owner)
-				}
-			}
-			if p.Type == "Federated" && v.Literal() && strings.Contains(v.Value, "token.actions.githubusercontent.com") {
-				if len(st.ConditionOn("token.actions.githubusercontent.com:sub")) == 0 {
-					c.Report(v.Range, roles(d), "the GitHub OIDC trust does not pin token.actions.githubusercontent.com:sub, so any repository's workflow can assume the role")
-				}
+			if v.Literal() && v.Value == "*" && (p.Type == "*" || p.Type == "AWS") && !narrowed(st) {
+				c.Report(v.Range, roles(d), "%s allows any AWS principal; add a condition such as aws:SourceArn, aws:SourceAccount or aws:PrincipalOrgID with exact values (not \"*\", not an ...IfExists operator), or name the principals", d.Owner)
 			}
 		}
 	})
 }
 
+// narrowed reports a condition on a narrowing key that really narrows: an
+// operator that is not ...IfExists (true when the key is absent, as for
+// any caller outside AWS: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_IfExists)
+// and values of which none is "*" or unknown.
 func narrowed(st *iampolicy.Statement) bool {
 	for _, k := range narrowing {
-		if len(st.ConditionOn(k)) > 0 {
-			return true
+		for _, cond := range st.ConditionOn(k) {
+			if narrowingValues(cond) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+func narrowingValues(cond iampolicy.Condition) bool {
+	op := cond.Operator.Value
+	if !cond.Operator.Literal() || strings.HasSuffix(op, "IfExists") || strings.HasPrefix(op, "ForAnyValue:") ||
+		strings.Contains(op, "Not") || op == "Null" {
+		return false
+	}
+	if len(cond.Values) == 0 {
+		return false
+	}
+	for _, v := range cond.Values {
+		if v.Unknown || strings.Trim(v.Value, "*?") == "" {
+			return false
+		}
+	}
+	return true
 }

@@ -18,7 +18,7 @@ func (resourceStar) Meta() Meta {
 
 func (resourceStar) Check(c *Check) {
 	c.statements([]DocKind{Identity}, func(d *Doc, st *iampolicy.Statement) {
-		if !st.IsAllow() || st.HasNotAction {
+		if !st.IsAllow() || st.HasNotAction || isAdmin(st) {
 			return
 		}
 		denies := c.denies(d)
@@ -35,48 +35,63 @@ func (resourceStar) Check(c *Check) {
 				// unknown actions count as scopable: fail closed
 				scopable = append(scopable, x)
 				if len(scopable) > 4 && len(st.Conditions) == 0 {
+					// without a condition nothing can scope them: enough to name
 					break actions // enough to name in the message
 				}
 			}
 		}
-		if len(scopable) == 0 || scopedByCondition(st, scopable) {
+		if len(scopable) == 0 || c.scopedByCondition(st, scopable) {
 			return
 		}
 		for _, r := range st.Resource {
 			if effectivelyStar(r) {
-				c.Report(r.Range, roles(d), "resource %q on actions that can be scoped (%s); name the resources' ARNs", r.Value, sample(scopable, 4))
+				c.Report(r.Range, roles(d), "resource %q on actions that can be scoped (%s); name the resources' ARNs", r.Value, c.sample(scopable, 4))
 			}
 		}
 	})
 }
 
 // scopedByCondition reports whether every scopable action is limited by a
-// condition on a resource-identifying key of its own service (ecs:cluster,
-// aws:ResourceTag/..., <service>:ResourceTag/...) with an exact operator
-// and literal values. ecs:ListTasks on Fargate has no resource ARN to name;
-// the cluster condition is how it is scoped. Other conditions, and
-// ...IfExists operators (true when the key is absent), do not count.
-func scopedByCondition(st *iampolicy.Statement, actions []string) bool {
+// condition that fixes which resources it can touch, on a key the
+// catalogue says the action supports (AWS's service authorization
+// reference): resource or request tags (aws:ResourceTag/..., the pattern
+// AWS documents for ec2:RunInstances), iam:AWSServiceName on
+// iam:CreateServiceLinkedRole, iam:PassedToService, the cluster of
+// ecs:ListTasks (Fargate tasks have no ARN to name before they run). The
+// operator must match exactly (no ...IfExists, true when the key is
+// absent; no negation) and every value must be a literal other than "*".
+func (c *Check) scopedByCondition(st *iampolicy.Statement, actions []string) bool {
 	for _, a := range actions {
+		act, known := c.Catalog.Lookup(a)
+		if !known {
+			return false
+		}
 		pfx := a[:strings.IndexByte(a+":", ':')]
 		ok := false
-		for _, c := range st.Conditions {
-			op := c.Operator.Value
-			if !c.Operator.Literal() || strings.HasSuffix(op, "IfExists") {
+		for _, cond := range st.Conditions {
+			op := cond.Operator.Value
+			if !cond.Operator.Literal() {
+				continue
+			}
+			k := strings.ToLower(cond.Key.Value)
+			if op == "Null" && tagKey(k) && act.SupportsCondition(k) && allFalse(cond.Values) {
+				// the resource must carry this tag (the AWS Load Balancer
+				// Controller's pattern): only resources tagged for it qualify
+				ok = true
 				continue
 			}
 			switch op {
-			case "StringEquals", "ArnEquals", "ArnLike", "StringLike":
+			case "StringEquals", "StringLike", "StringEqualsIgnoreCase", "ArnEquals", "ArnLike":
 			default:
 				continue
 			}
-			k := strings.ToLower(c.Key.Value)
-			if k != pfx+":cluster" && !strings.HasPrefix(k, "aws:resourcetag/") && !strings.HasPrefix(k, pfx+":resourcetag/") {
+			if !scopingKey(k, pfx) || !act.SupportsCondition(k) {
 				continue
 			}
-			literal := len(c.Values) > 0
-			for _, v := range c.Values {
-				if v.Unknown || v.Value == "*" || v.Value == "" {
+			literal := len(cond.Values) > 0
+			for _, v := range cond.Values {
+				// a resource's ARN (a symbol) is a fixed value; an unknown is not
+				if v.Unknown || hasUnknown(v) || strings.Trim(v.Value, "*?") == "" {
 					literal = false
 				}
 			}
@@ -87,4 +102,41 @@ func scopedByCondition(st *iampolicy.Statement, actions []string) bool {
 		}
 	}
 	return true
+}
+
+// scopingKey reports a condition key whose value picks the resources an
+// action may touch, as opposed to one about the request (source IP, MFA).
+func scopingKey(k, pfx string) bool {
+	for _, p := range []string{"aws:resourcetag/", "aws:requesttag/", pfx + ":resourcetag/", pfx + ":requesttag/"} {
+		if strings.HasPrefix(k, p) && len(k) > len(p) {
+			return true
+		}
+	}
+	switch k {
+	case "iam:awsservicename", "iam:passedtoservice", pfx + ":cluster":
+		return true
+	}
+	return false
+}
+
+func hasUnknown(s iampolicy.Str) bool {
+	for _, sym := range s.Symbols {
+		if strings.HasPrefix(sym, "?") {
+			return true
+		}
+	}
+	return false
+}
+
+func tagKey(k string) bool {
+	return strings.HasPrefix(k, "aws:resourcetag/") || strings.HasPrefix(k, "aws:requesttag/")
+}
+
+func allFalse(vals []iampolicy.Str) bool {
+	for _, v := range vals {
+		if !v.Literal() || v.Value != "false" {
+			return false
+		}
+	}
+	return len(vals) > 0
 }

@@ -5,6 +5,8 @@ package policyrules
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -29,6 +31,11 @@ type Finding struct {
 	Role     string    `json:"role,omitempty"`
 	Message  string    `json:"message"`
 	Range    hcl.Range `json:"-"`
+	// Instances are the other module or resource instances the same
+	// finding holds for, at the same place.
+	Instances []string `json:"instances,omitempty"`
+	// Suppressed is the reason of an inline policy-check:ignore comment.
+	Suppressed string `json:"suppressed,omitempty"`
 }
 
 // Meta describes a rule.
@@ -80,6 +87,7 @@ type Problem struct {
 	Range   hcl.Range
 	Owner   string
 	Message string
+	Warn    bool // a gap outside the user's configuration: a warning
 }
 
 // ContractAllow is one allow block of the contract, resolved.
@@ -104,8 +112,15 @@ type CodeCall struct {
 	Range     hcl.Range
 }
 
+// Unread is a resource that grants in a form that is not read.
+type Unread struct {
+	Owner, What string
+	Range       hcl.Range
+}
+
 // Subject is everything the rules look at.
 type Subject struct {
+	Unread   []Unread
 	Docs     []*Doc
 	Roles    []*Role
 	Problems []Problem
@@ -123,6 +138,7 @@ type Check struct {
 	Catalog  *iamcatalog.Catalog
 	meta     Meta
 	findings *[]Finding
+	cur      *Doc // the document statements() is walking
 }
 
 // Report adds a finding at a range with the rule's severity.
@@ -130,10 +146,18 @@ func (c *Check) Report(rng hcl.Range, role, format string, args ...any) {
 	c.ReportAs(c.meta.Severity, rng, role, format, args...)
 }
 
-// ReportAs adds a finding with an explicit severity.
+// ReportAs adds a finding with an explicit severity. Inside an
+// AWS-managed policy a finding is a warning that names the policy: the
+// user cannot change AWS's document, only replace it with their own.
 func (c *Check) ReportAs(sev Severity, rng hcl.Range, role, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if c.cur != nil && c.cur.Managed != "" {
+		sev = Warning
+		msg = "AWS-managed policy " + c.cur.Managed[strings.LastIndex(c.cur.Managed, "/")+1:] + ": " + msg +
+			"; replace it with a customer-managed policy to narrow it"
+	}
 	*c.findings = append(*c.findings, Finding{Rule: c.meta.ID, Name: c.meta.Name, Severity: sev, Role: role,
-		Message: fmt.Sprintf(format, args...), Range: rng})
+		Message: msg, Range: rng})
 }
 
 // All is every rule, in id order.
@@ -141,6 +165,7 @@ func All() []Rule {
 	return []Rule{
 		wildcardAction{}, notAction{}, resourceStar{}, passRole{}, publicPrincipal{},
 		unknownAction{}, malformed{}, unresolved{}, contractRule{}, codeRule{},
+		githubOIDC{}, eksOIDC{}, unreadGrant{}, invalidSuppression{},
 	}
 }
 
@@ -171,15 +196,31 @@ func Run(s *Subject, cat *iamcatalog.Catalog, rules ...Rule) []Finding {
 	return out
 }
 
+// instanceKeyRE matches the instance keys of module and resource
+// addresses: module.x["a"], aws_iam_role.r[0].
+var instanceKeyRE = regexp.MustCompile(`\[("[^"]*"|\d+|\?)\]`)
+
+// dedupe keeps one finding per rule, place and message: the same fault in
+// every instance of a module or resource is one finding whose Instances
+// list the others.
 func dedupe(in []Finding) []Finding {
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	var out []Finding
 	for _, f := range in {
-		k := fmt.Sprintf("%s|%s|%d|%d|%s|%s", f.Rule, f.Range.Filename, f.Range.Start.Line, f.Range.Start.Column, f.Role, f.Message)
-		if seen[k] {
+		msg := instanceKeyRE.ReplaceAllString(f.Message, "[*]")
+		if m, ok := strings.CutPrefix(msg, "AWS-managed policy "); ok && strings.Contains(m, ": ") {
+			// every finding of a rule inside one AWS-managed policy sits on
+			// the ARN: one is enough to tell the user what it grants
+			msg, _, _ = strings.Cut(msg, ": ")
+		}
+		k := fmt.Sprintf("%s|%s|%d|%d|%s", f.Rule, f.Range.Filename, f.Range.Start.Line, f.Range.Start.Column, msg)
+		if i, ok := seen[k]; ok {
+			if f.Role != "" && f.Role != out[i].Role && !slices.Contains(out[i].Instances, f.Role) {
+				out[i].Instances = append(out[i].Instances, f.Role)
+			}
 			continue
 		}
-		seen[k] = true
+		seen[k] = len(out)
 		out = append(out, f)
 	}
 	return out
@@ -198,8 +239,25 @@ func (c *Check) statements(kinds []DocKind, fn func(d *Doc, st *iampolicy.Statem
 		if !ok {
 			continue
 		}
+		c.cur = d
 		for i := range d.Policy.Statements {
 			fn(d, &d.Policy.Statements[i])
 		}
+		c.cur = nil
 	}
 }
+
+// invalidSuppression has no check of its own: policycheck reports an
+// inline policy-check:ignore without a reason under its id.
+type invalidSuppression struct{}
+
+func (invalidSuppression) Meta() Meta {
+	return Meta{ID: "IAM014", Name: "invalid-suppression", Severity: Error,
+		Summary: "a policy-check:ignore comment gives no reason"}
+}
+
+func (invalidSuppression) Check(*Check) {}
+
+// InvalidSuppression describes the rule an unjustified suppression is
+// reported under.
+func InvalidSuppression() Meta { return invalidSuppression{}.Meta() }

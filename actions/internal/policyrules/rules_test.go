@@ -139,6 +139,13 @@ func TestResourceStar(t *testing.T) {
 		{name: "every log group fails", docs: []string{allow(`"logs:PutLogEvents"`, `"arn:aws:logs:us-east-1:1:log-group:*"`)}, want: []string{`"arn:aws:logs:us-east-1:1:log-group:*" error`}},
 		{name: "cluster condition scopes ListTasks", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecs:ListTasks","Resource":"*","Condition":{"ArnEquals":{"ecs:cluster":"arn:aws:ecs:us-east-1:1:cluster/c"}}}]}`}},
 		{name: "an unrelated condition does not scope", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:GetItem","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}`}, want: []string{`"*" error`}},
+		{name: "request tag scopes RunInstances", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ec2:RunInstances","ec2:CreateFleet"],"Resource":"*","Condition":{"StringEquals":{"aws:RequestTag/karpenter.sh/nodepool":"default"}}}]}`}},
+		{name: "service name scopes CreateServiceLinkedRole", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:CreateServiceLinkedRole","Resource":"*","Condition":{"StringEquals":{"iam:AWSServiceName":"eks.amazonaws.com"}}}]}`}},
+		{name: "a key the action does not support does not scope", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:GetItem","Resource":"*","Condition":{"StringEquals":{"iam:AWSServiceName":"eks.amazonaws.com"}}}]}`}, want: []string{`"*" error`}},
+		{name: "a tag condition with value * does not scope", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:RunInstances","Resource":"*","Condition":{"StringLike":{"aws:RequestTag/team":"*"}}}]}`}, want: []string{`"*" error`}},
+		{name: "a required tag (Null false) scopes CreateLoadBalancer", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"elasticloadbalancing:CreateLoadBalancer","Resource":"*","Condition":{"Null":{"aws:RequestTag/elbv2.k8s.aws/cluster":"false"}}}]}`}},
+		{name: "a tag required absent (Null true) does not scope", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"elasticloadbalancing:CreateLoadBalancer","Resource":"*","Condition":{"Null":{"aws:RequestTag/elbv2.k8s.aws/cluster":"true"}}}]}`}, want: []string{`"*" error`}},
+		{name: "an IfExists tag condition does not scope", docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:RunInstances","Resource":"*","Condition":{"StringEqualsIfExists":{"aws:RequestTag/team":"a"}}}]}`}, want: []string{`"*" error`}},
 	})
 }
 
@@ -159,8 +166,42 @@ func TestPublicPrincipal(t *testing.T) {
 		{name: "AWS star fails", kind: Resource, docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"ecr:BatchGetImage","Resource":"*"}]}`}, want: []string{`"*" error`}},
 		{name: "star narrowed by source ARN passes", kind: Resource, docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sqs:SendMessage","Resource":"*","Condition":{"ArnEquals":{"aws:SourceArn":"arn:aws:sns:us-east-1:1:t"}}}]}`}},
 		{name: "star with an unrelated condition fails", kind: Resource, docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sqs:SendMessage","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}`}, want: []string{`"*" error`}},
-		{name: "GitHub OIDC without sub fails", kind: Trust, docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::1:oidc-provider/token.actions.githubusercontent.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"}}}]}`}, want: []string{`"arn:aws:iam::1:oidc-provider/token.actions.githubusercontent.com" error`}},
-		{name: "GitHub OIDC with sub passes", kind: Trust, docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::1:oidc-provider/token.actions.githubusercontent.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringLike":{"token.actions.githubusercontent.com:sub":"repo:o/r:ref:refs/heads/main"}}}]}`}},
+		{name: "star narrowed by a condition whose value is * fails", kind: Resource, docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sqs:SendMessage","Resource":"*","Condition":{"StringLike":{"aws:SourceAccount":"*"}}}]}`}, want: []string{`"*" error`}},
+		{name: "star narrowed by an IfExists operator fails", kind: Resource, docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sqs:SendMessage","Resource":"*","Condition":{"ArnEqualsIfExists":{"aws:SourceArn":"arn:aws:sns:us-east-1:1:t"}}}]}`}, want: []string{`"*" error`}},
+		{name: "star narrowed by a negated operator fails", kind: Resource, docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sqs:SendMessage","Resource":"*","Condition":{"StringNotEquals":{"aws:SourceAccount":"1"}}}]}`}, want: []string{`"*" error`}},
+		{name: "star narrowed by org id passes", kind: Resource, docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"ecr:BatchGetImage","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abc"}}}]}`}},
+	})
+}
+
+const ghFed = `"Principal":{"Federated":"arn:aws:iam::1:oidc-provider/token.actions.githubusercontent.com"},"Action":"sts:AssumeRoleWithWebIdentity"`
+
+func ghTrust(cond string) string {
+	return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` + ghFed + `,"Condition":` + cond + `}]}`
+}
+
+func TestGitHubOIDC(t *testing.T) {
+	aud := `"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"`
+	runCases(t, githubOIDC{}, []ruleCase{
+		{name: "branch subject passes", kind: Trust, docs: []string{ghTrust(`{"StringEquals":{` + aud + `},"StringLike":{"token.actions.githubusercontent.com:sub":"repo:o/r:ref:refs/heads/main"}}`)}},
+		{name: "environment subject passes", kind: Trust, docs: []string{ghTrust(`{"StringEquals":{` + aud + `,"token.actions.githubusercontent.com:sub":"repo:o/r:environment:production"}}`)}},
+		{name: "wildcard after a branch prefix passes", kind: Trust, docs: []string{ghTrust(`{"StringEquals":{` + aud + `},"StringLike":{"token.actions.githubusercontent.com:sub":"repo:o/r:ref:refs/heads/release-*"}}`)}},
+		{name: "no sub fails", kind: Trust, docs: []string{ghTrust(`{"StringEquals":{` + aud + `}}`)}, want: []string{`"arn:aws:iam::1:oidc-provider/token.actions.githubusercontent.com" error`}},
+		{name: "sub star fails", kind: Trust, docs: []string{ghTrust(`{"StringEquals":{` + aud + `},"StringLike":{"token.actions.githubusercontent.com:sub":"*"}}`)}, want: []string{`"*" error`}},
+		{name: "sub repo:* fails", kind: Trust, docs: []string{ghTrust(`{"StringEquals":{` + aud + `},"StringLike":{"token.actions.githubusercontent.com:sub":"repo:*"}}`)}, want: []string{`"repo:*" error`}},
+		{name: "sub any repository of an owner fails", kind: Trust, docs: []string{ghTrust(`{"StringEquals":{` + aud + `},"StringLike":{"token.actions.githubusercontent.com:sub":"repo:o/*"}}`)}, want: []string{`"repo:o/*" error`}},
+		{name: "sub any ref of a repository fails", kind: Trust, docs: []string{ghTrust(`{"StringEquals":{` + aud + `},"StringLike":{"token.actions.githubusercontent.com:sub":"repo:o/r:*"}}`)}, want: []string{`"repo:o/r:*" error`}},
+		{name: "no aud fails", kind: Trust, docs: []string{ghTrust(`{"StringEquals":{"token.actions.githubusercontent.com:sub":"repo:o/r:environment:p"}}`)}, want: []string{`"arn:aws:iam::1:oidc-provider/token.actions.githubusercontent.com" error`}},
+		{name: "aud like fails", kind: Trust, docs: []string{ghTrust(`{"StringLike":{"token.actions.githubusercontent.com:aud":"sts.*","token.actions.githubusercontent.com:sub":"repo:o/r:environment:p"}}`)}, want: []string{`"sts.*" error`}},
+	})
+}
+
+func TestEKSOIDC(t *testing.T) {
+	fed := `"Principal":{"Federated":"arn:aws:iam::1:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"},"Action":"sts:AssumeRoleWithWebIdentity"`
+	runCases(t, eksOIDC{}, []ruleCase{
+		{name: "service account subject passes", kind: Trust, docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` + fed + `,"Condition":{"StringEquals":{"oidc.eks.us-east-1.amazonaws.com/id/ABC:sub":"system:serviceaccount:kube-system:aws-node"}}}]}`}},
+		{name: "no condition fails", kind: Trust, docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` + fed + `}]}`}, want: []string{`"arn:aws:iam::1:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC" error`}},
+		{name: "aud only fails", kind: Trust, docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` + fed + `,"Condition":{"StringEquals":{"oidc.eks.us-east-1.amazonaws.com/id/ABC:aud":"sts.amazonaws.com"}}}]}`}, want: []string{`"arn:aws:iam::1:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC" error`}},
+		{name: "sub star fails", kind: Trust, docs: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` + fed + `,"Condition":{"StringLike":{"oidc.eks.us-east-1.amazonaws.com/id/ABC:sub":"*"}}}]}`}, want: []string{`"*" error`}},
 	})
 }
 

@@ -19,6 +19,10 @@ func (unresolved) Meta() Meta {
 
 func (unresolved) Check(c *Check) {
 	for _, p := range c.Subject.Problems {
+		if p.Warn {
+			c.ReportAs(Warning, p.Range, p.Owner, "%s", p.Message)
+			continue
+		}
 		c.Report(p.Range, p.Owner, "%s", p.Message)
 	}
 	for _, d := range c.Subject.Docs {
@@ -32,7 +36,7 @@ func (unresolved) Check(c *Check) {
 		check := func(what string, list []iampolicy.Str) {
 			for _, s := range list {
 				if unresolvedStr(s) {
-					c.Report(s.Range, roles(d), "%s %s could not be resolved; give it a value (tfvars or a default) so the grant can be checked", what, describeStr(s))
+					c.Report(s.Range, roles(d), "%s %s could not be resolved; %s", what, describeStr(s), advice(s))
 				}
 			}
 		}
@@ -59,4 +63,24 @@ func describeStr(s iampolicy.Str) string {
 		}
 	}
 	return "\"" + s.Value + "\" (unknown: " + strings.Join(unk, ", ") + ")"
+}
+
+// advice fits where an unresolved value comes from: a variable can be
+// given a value; a registry module or a data source cannot.
+func advice(s iampolicy.Str) string {
+	from := s.Value
+	for _, sym := range s.Symbols {
+		if strings.HasPrefix(sym, "?") {
+			from = sym[1:]
+		}
+	}
+	switch {
+	case strings.Contains(from, "module.") && !strings.Contains(from, "var."):
+		return "it comes from a module that is not read; run `terraform init` (or pass --modules-dir) so its outputs can be evaluated"
+	case strings.Contains(from, "data."):
+		return "it comes from a data source, known only at plan time; check the plan with --plan-json"
+	case strings.Contains(from, "var."):
+		return "give the variable a value (tfvars or a default) so the grant can be checked"
+	}
+	return "write it so it can be computed from the configuration, or check the plan with --plan-json"
 }

@@ -32,17 +32,52 @@ func (wildcardAction) Check(c *Check) {
 			case len(left) == 0:
 				// nothing left, or nothing matched (unknown-action says so)
 			case len(left) == 1:
-				c.ReportAs(Warning, a.Range, roles(d), "%q is a wildcard that today grants only %s; write the action out so new actions are not granted silently", a.Value, left[0])
+				c.ReportAs(Warning, a.Range, roles(d), "%q is a wildcard that today grants only %s; write the action out so new actions are not granted silently", a.Value, c.Catalog.Display(left[0]))
+			case a.Value == "*" && allResources(st):
+				// one finding for an administrator statement, not one per rule
+				c.Report(a.Range, roles(d), "\"*\" on every resource is full administrator access (%d actions, iam:PassRole included); list only the actions and resources needed", len(left))
 			default:
-				c.Report(a.Range, roles(d), "%q grants %d actions (%s); list only the actions needed", a.Value, len(left), sample(left, 4))
+				c.Report(a.Range, roles(d), "%q grants %d actions (%s); list only the actions needed", a.Value, len(left), c.sample(left, 4))
 			}
 		}
 	})
 }
 
-func sample(acts []string, n int) string {
-	if len(acts) <= n {
-		return strings.Join(acts, ", ")
+// sample names up to n actions in AWS's case (the catalogue keeps them
+// lower-case for matching).
+func (c *Check) sample(acts []string, n int) string {
+	more := ""
+	if len(acts) > n {
+		acts, more = acts[:n], ", …"
 	}
-	return strings.Join(acts[:n], ", ") + ", …"
+	out := make([]string, len(acts))
+	for i, a := range acts {
+		out[i] = c.Catalog.Display(a)
+	}
+	return strings.Join(out, ", ") + more
+}
+
+// allResources reports Resource "*" (an administrator statement when the
+// action is "*" too).
+func allResources(st *iampolicy.Statement) bool {
+	for _, r := range st.Resource {
+		if r.Literal() && r.Value == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// isAdmin reports Allow "*" on "*": IAM001 reports it once, so the rules
+// that would each restate part of it (IAM003, IAM004) stay silent.
+func isAdmin(st *iampolicy.Statement) bool {
+	if !st.IsAllow() || !allResources(st) {
+		return false
+	}
+	for _, a := range st.Action {
+		if a.Literal() && a.Value == "*" {
+			return true
+		}
+	}
+	return false
 }

@@ -47,10 +47,21 @@ type Problem struct {
 	Range   hcl.Range
 	Address string
 	Message string
+	// Warn marks a gap the user cannot close in their configuration (an
+	// AWS-managed policy outside the vendored set): reported, not blocking.
+	Warn bool
+}
+
+// Unread is a resource that grants access in a form not read.
+type Unread struct {
+	Address, Type, What string
+	Range               hcl.Range
 }
 
 // Result is what a root module grants.
 type Result struct {
+	// Unread are grants in resources that are not policy documents.
+	Unread    []Unread
 	Dir       string
 	Roles     []*Role
 	Documents []*Document
@@ -69,13 +80,30 @@ func (r *Result) Role(addr string) *Role {
 	return nil
 }
 
+// Options are the inputs of an evaluation beyond the directory.
+type Options struct {
+	VarFiles []string
+	// ModulesDir is a .terraform/modules directory (holding modules.json)
+	// to read registry and git modules from; default: dir/.terraform/modules.
+	ModulesDir string
+}
+
 // Evaluate reads the root module in dir (with terraform.tfvars and
 // *.auto.tfvars, plus any extra var files) and computes every role's
 // effective policy. An error means input that cannot be parsed.
 func Evaluate(dir string, varFiles ...string) (*Result, error) {
+	return EvaluateWith(dir, Options{VarFiles: varFiles})
+}
+
+// EvaluateWith is Evaluate with every option.
+func EvaluateWith(dir string, opt Options) (*Result, error) {
+	varFiles := opt.VarFiles
 	src := NewSources()
 	mod, err := src.LoadModule(dir)
 	if err != nil {
+		return nil, err
+	}
+	if err := src.readInstalled(dir, opt.ModulesDir); err != nil {
 		return nil, err
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.auto.tfvars"))
@@ -104,6 +132,7 @@ func Evaluate(dir string, varFiles ...string) (*Result, error) {
 		return nil, err
 	}
 	c.link()
+	c.res.Problems = append(c.res.Problems, src.problems...)
 	return c.res, nil
 }
 
@@ -165,17 +194,74 @@ func (s *Scope) instances(body *hclsyntax.Body) []instance {
 	return []instance{{}}
 }
 
+// resourcePolicyTypes are the aws provider's resource types that hold a
+// resource-based policy document, and the argument that holds it
+// (https://registry.terraform.io/providers/hashicorp/aws/latest/docs).
 var resourcePolicyTypes = map[string]string{
-	"aws_sqs_queue_policy":               "policy",
-	"aws_sqs_queue":                      "policy",
-	"aws_ecr_repository_policy":          "policy",
-	"aws_s3_bucket_policy":               "policy",
-	"aws_sns_topic_policy":               "policy",
-	"aws_sns_topic":                      "policy",
-	"aws_kms_key":                        "policy",
-	"aws_secretsmanager_secret":          "policy",
-	"aws_ecr_registry_policy":            "policy",
-	"aws_cloudwatch_log_resource_policy": "policy_document",
+	"aws_ses_identity_policy":                        "policy",
+	"aws_sqs_queue_policy":                           "policy",
+	"aws_sqs_queue":                                  "policy",
+	"aws_ecr_repository_policy":                      "policy",
+	"aws_ecr_registry_policy":                        "policy",
+	"aws_ecrpublic_repository_policy":                "policy",
+	"aws_s3_bucket_policy":                           "policy",
+	"aws_s3_bucket":                                  "policy",
+	"aws_s3_access_point":                            "policy",
+	"aws_s3control_access_point_policy":              "policy",
+	"aws_s3control_bucket_policy":                    "policy",
+	"aws_s3tables_table_bucket_policy":               "resource_policy",
+	"aws_sns_topic_policy":                           "policy",
+	"aws_sns_topic":                                  "policy",
+	"aws_kms_key":                                    "policy",
+	"aws_kms_key_policy":                             "policy",
+	"aws_kms_replica_key":                            "policy",
+	"aws_kms_external_key":                           "policy",
+	"aws_secretsmanager_secret":                      "policy",
+	"aws_secretsmanager_secret_policy":               "policy",
+	"aws_cloudwatch_log_resource_policy":             "policy_document",
+	"aws_cloudwatch_log_destination_policy":          "access_policy",
+	"aws_cloudwatch_event_bus_policy":                "policy",
+	"aws_opensearch_domain":                          "access_policies",
+	"aws_opensearch_domain_policy":                   "access_policies",
+	"aws_elasticsearch_domain":                       "access_policies",
+	"aws_elasticsearch_domain_policy":                "access_policies",
+	"aws_api_gateway_rest_api":                       "policy",
+	"aws_api_gateway_rest_api_policy":                "policy",
+	"aws_efs_file_system_policy":                     "policy",
+	"aws_backup_vault_policy":                        "policy",
+	"aws_glacier_vault":                              "access_policy",
+	"aws_glue_resource_policy":                       "policy",
+	"aws_dynamodb_resource_policy":                   "policy",
+	"aws_kinesis_resource_policy":                    "policy",
+	"aws_codeartifact_domain_permissions_policy":     "policy_document",
+	"aws_codeartifact_repository_permissions_policy": "policy_document",
+	"aws_media_store_container_policy":               "policy",
+	"aws_networkfirewall_resource_policy":            "policy",
+	"aws_schemas_registry_policy":                    "policy",
+	"aws_vpc_endpoint":                               "policy",
+	"aws_vpc_endpoint_policy":                        "policy",
+	"aws_ssmcontacts_contact_policy":                 "policy",
+	"aws_organizations_resource_policy":              "content",
+	"aws_redshiftserverless_resource_policy":         "policy",
+	"aws_redshift_resource_policy":                   "policy",
+	"aws_oam_sink_policy":                            "policy",
+	"aws_vpclattice_resource_policy":                 "policy",
+	"aws_vpclattice_auth_policy":                     "policy",
+	"aws_verifiedaccess_endpoint":                    "policy_document",
+	"aws_sagemaker_model_package_group_policy":       "resource_policy",
+	"aws_xray_resource_policy":                       "policy_document",
+}
+
+// unreadGrants are resources that grant access by other means than a
+// policy document; they are not read, and a finding says so.
+var unreadGrants = map[string]string{
+	"aws_kms_grant":                                  "a KMS grant",
+	"aws_lambda_layer_version_permission":            "a Lambda layer permission",
+	"aws_s3_bucket_acl":                              "an S3 ACL",
+	"aws_ram_principal_association":                  "a RAM share with a principal",
+	"aws_lakeformation_permissions":                  "Lake Formation permissions",
+	"aws_s3control_multi_region_access_point_policy": "a multi-Region access point policy",
+	"aws_licensemanager_grant":                       "a License Manager grant",
 }
 
 func (c *collector) walk(s *Scope) error {
@@ -289,7 +375,13 @@ func (c *collector) resource(s *Scope, b *hclsyntax.Block, typ, addr string, ctx
 			c.attach = append(c.attach, pending{role: rv, arn: arn, owner: addr, rng: arn.Range})
 		}
 	}
-	if attr, ok := resourcePolicyTypes[typ]; ok {
+	if what := unreadGrants[typ]; what != "" {
+		c.res.Unread = append(c.res.Unread, Unread{Address: addr, Type: typ, What: what, Range: b.DefRange()})
+	}
+	if typ == "aws_lambda_permission" {
+		c.lambdaPermission(s, body, addr, ctx)
+	}
+	if attr, ok := resourcePolicyTypes[typ]; ok && attr != "" {
 		if v, ok := s.attr(body, attr, ctx, 0); ok && v.Kind != KNull {
 			for _, d := range c.docs(s, addr, attr, v) {
 				d.Resource = true
@@ -302,6 +394,15 @@ func (c *collector) resource(s *Scope, b *hclsyntax.Block, typ, addr string, ctx
 // findRole resolves a role reference: a symbol naming the role resource
 // (aws_iam_role.task.name / .id / .arn) or the role's name.
 func (c *collector) findRole(v Value) *Role {
+	if v.Kind == KList && v.Alt {
+		// either branch names the role: a role name or its computed name
+		for _, a := range v.List {
+			if r := c.findRole(a); r != nil {
+				return r
+			}
+		}
+		return nil
+	}
 	if sym, ok := v.PureSymbol(); ok {
 		if i := strings.LastIndex(sym, "."); i > 0 {
 			if r := c.res.Role(sym[:i]); r != nil {
@@ -361,7 +462,12 @@ func (c *collector) link() {
 				continue
 			}
 		}
-		c.problem(p, "%s attaches policy %s to %s, and its statements are unknown (not an aws_iam_policy here, nor a vendored AWS-managed policy); the role's grants cannot be checked", p.owner, show(p.arn), r.Address)
+		if p.arn.Kind == KString && isAWSManaged(p.arn.S) {
+			c.res.Problems = append(c.res.Problems, Problem{Range: p.rng, Address: p.owner, Warn: true,
+				Message: fmt.Sprintf("AWS-managed policy %s is not in the vendored set, so what it grants to %s could not be checked", p.arn.S[strings.LastIndex(p.arn.S, "/")+1:], r.Address)})
+			continue
+		}
+		c.problem(p, "%s attaches policy %s to %s, and its statements are unknown (not an aws_iam_policy in this configuration); the role's grants cannot be checked", p.owner, show(p.arn), r.Address)
 	}
 }
 
@@ -378,4 +484,61 @@ func show(v Value) string {
 		return v.S
 	}
 	return describe(v)
+}
+
+// lambdaPermission reads an aws_lambda_permission as the statement it adds
+// to the function's resource policy
+// (https://docs.aws.amazon.com/lambda/latest/dg/access-control-resource-based.html):
+// principal, action, the function, and source_arn, source_account and
+// principal_org_id as the conditions Lambda writes for them.
+func (c *collector) lambdaPermission(s *Scope, body *hclsyntax.Body, addr string, ctx *Ctx) {
+	at := func(name string) (Value, hcl.Range, bool) {
+		v, ok := s.attr(body, name, ctx, 0)
+		if !ok || v.Kind == KNull {
+			return Value{}, hcl.Range{}, false
+		}
+		return v, body.Attributes[name].NameRange, true
+	}
+	field := func(k string, kr hcl.Range, v iampolicy.Node) iampolicy.Field {
+		return iampolicy.Field{Key: iampolicy.Str{Value: k, Range: kr}, Value: v}
+	}
+	lit := func(v string, r hcl.Range) iampolicy.Node {
+		return iampolicy.Node{Kind: iampolicy.String, Str: iampolicy.Str{Value: v, Range: r}, Range: r}
+	}
+	rng := body.SrcRange
+	st := iampolicy.Node{Kind: iampolicy.Object, Range: rng}
+	st.Fields = append(st.Fields, field("Effect", rng, lit("Allow", rng)))
+	if p, kr, ok := at("principal"); ok {
+		var pn iampolicy.Node
+		switch {
+		case p.IsKnownString() && p.S == "*":
+			pn = p.Node()
+		case p.IsKnownString() && strings.HasSuffix(p.S, ".amazonaws.com"):
+			pn = iampolicy.Node{Kind: iampolicy.Object, Range: p.Range, Fields: []iampolicy.Field{field("Service", kr, p.Node())}}
+		default:
+			pn = iampolicy.Node{Kind: iampolicy.Object, Range: p.Range, Fields: []iampolicy.Field{field("AWS", kr, p.Node())}}
+		}
+		st.Fields = append(st.Fields, field("Principal", kr, pn))
+	}
+	if a, kr, ok := at("action"); ok {
+		st.Fields = append(st.Fields, field("Action", kr, a.Node()))
+	}
+	if f, kr, ok := at("function_name"); ok {
+		st.Fields = append(st.Fields, field("Resource", kr, f.Node()))
+	}
+	cond := iampolicy.Node{Kind: iampolicy.Object, Range: rng}
+	for _, m := range [][3]string{{"source_arn", "ArnLike", "aws:SourceArn"}, {"source_account", "StringEquals", "aws:SourceAccount"},
+		{"principal_org_id", "StringEquals", "aws:PrincipalOrgID"}, {"function_url_auth_type", "StringEquals", "lambda:FunctionUrlAuthType"}} {
+		if v, kr, ok := at(m[0]); ok {
+			cond.Fields = append(cond.Fields, field(m[1], kr, iampolicy.Node{Kind: iampolicy.Object, Range: kr, Fields: []iampolicy.Field{field(m[2], kr, v.Node())}}))
+		}
+	}
+	if len(cond.Fields) > 0 {
+		st.Fields = append(st.Fields, field("Condition", rng, cond))
+	}
+	doc := iampolicy.Node{Kind: iampolicy.Object, Range: rng, Fields: []iampolicy.Field{
+		field("Version", rng, lit("2012-10-17", rng)),
+		field("Statement", rng, iampolicy.Node{Kind: iampolicy.Array, Range: rng, Items: []iampolicy.Node{st}}),
+	}}
+	c.res.Documents = append(c.res.Documents, &Document{Owner: addr, Attr: "(permission)", Resource: true, Policy: iampolicy.FromNode(doc), Range: rng})
 }

@@ -246,9 +246,13 @@ func documentNodes(src *Sources, v Value) []iampolicy.Node {
 	case KString:
 		n, err := iampolicy.ParseJSON([]byte(v.S), v.Range.Filename, v.loc)
 		if err != nil {
-			what := "the policy is not valid JSON: " + err.Error()
+			what := "the policy " + src.text(v.Range) + " is not valid JSON: " + jsonReason(err)
 			if len(v.Syms) > 0 {
-				what = "the policy JSON interpolates a value that could not be resolved (" + strings.Join(v.Syms, ", ") + "): " + err.Error()
+				var unk []string
+				for _, s := range v.Syms {
+					unk = append(unk, strings.TrimPrefix(s, "?"))
+				}
+				what = "the policy " + src.text(v.Range) + " builds its JSON from values that could not be resolved (" + strings.Join(unk, ", ") + ")"
 			}
 			rng := v.Range
 			if pe, ok := err.(*iampolicy.Error); ok {
@@ -261,7 +265,35 @@ func documentNodes(src *Sources, v Value) []iampolicy.Node {
 		}
 		return []iampolicy.Node{n}
 	}
+	if v.Kind == KUnknown {
+		// name the expression as written, not the evaluator's view of it
+		return []iampolicy.Node{{Kind: iampolicy.Unknown, Range: v.Range, Str: iampolicy.Str{Unknown: true, Range: v.Range,
+			Value: "the policy " + src.text(v.Range) + " could not be computed (" + v.S + ")"}}}
+	}
 	return []iampolicy.Node{v.Node()}
+}
+
+// jsonReason is a JSON error without its file:line:col prefix (the
+// finding has the position already).
+func jsonReason(err error) string {
+	if pe, ok := err.(*iampolicy.Error); ok {
+		return pe.Message
+	}
+	return err.Error()
+}
+
+// text is the source of an expression, on one line and shortened, for a
+// message that names what the user wrote.
+func (s *Sources) text(r hcl.Range) string {
+	b, ok := s.files[r.Filename]
+	if !ok || r.Start.Byte < 0 || r.End.Byte > len(b) || r.End.Byte <= r.Start.Byte {
+		return "value"
+	}
+	t := strings.Join(strings.Fields(string(b[r.Start.Byte:r.End.Byte])), " ")
+	if len(t) > 60 {
+		t = t[:57] + "..."
+	}
+	return "`" + t + "`"
 }
 
 // markSymbols records which ${...} references a JSON string holds.

@@ -3,6 +3,7 @@ package tfeval
 import (
 	"fmt"
 	"math/big"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,6 +18,8 @@ type Scope struct {
 	src    *Sources
 	Mod    *Module
 	Path   string // "" for root, "module.api." for a child (with trailing dot)
+	key    string // the module call key of modules.json: "eks.kms"
+	types  map[string]*varType
 	inputs map[string]input
 	tfvars map[string]Value
 	locals map[string]*Value
@@ -172,6 +175,19 @@ func (s *Scope) eval(e hclsyntax.Expression, ctx *Ctx, d int) Value {
 	case *hclsyntax.ConditionalExpr:
 		c := s.eval(x.Condition, ctx, d)
 		if b, ok := c.Bool(); ok {
+			if c.Default {
+				// The condition is a root variable's default; a caller can
+				// flip it, so a choice between two policy documents is
+				// checked on both.
+				t, f := s.eval(x.TrueResult, ctx, d), s.eval(x.FalseResult, ctx, d)
+				if t.Kind == KDoc && f.Kind == KDoc {
+					return Value{Kind: KList, Alt: true, Range: r, List: []Value{t, f}}
+				}
+				if b {
+					return t
+				}
+				return f
+			}
 			if b {
 				return s.eval(x.TrueResult, ctx, d)
 			}
@@ -180,13 +196,18 @@ func (s *Scope) eval(e hclsyntax.Expression, ctx *Ctx, d int) Value {
 		// Unknown condition: both branches, so each is checked.
 		return Value{Kind: KList, Alt: true, Range: r, List: []Value{s.eval(x.TrueResult, ctx, d), s.eval(x.FalseResult, ctx, d)}}
 	case *hclsyntax.BinaryOpExpr:
-		return binary(x.Op, s.eval(x.LHS, ctx, d), s.eval(x.RHS, ctx, d), r)
+		lhs, rhs := s.eval(x.LHS, ctx, d), s.eval(x.RHS, ctx, d)
+		out := binary(x.Op, lhs, rhs, r)
+		out.Default = lhs.Default || rhs.Default
+		return out
 	case *hclsyntax.UnaryOpExpr:
 		v := s.eval(x.Val, ctx, d)
 		switch x.Op {
 		case hclsyntax.OpLogicalNot:
 			if b, ok := v.Bool(); ok {
-				return boolean(!b, r)
+				out := boolean(!b, r)
+				out.Default = v.Default
+				return out
 			}
 		case hclsyntax.OpNegate:
 			if f, ok := v.Number(); ok {
@@ -525,7 +546,11 @@ func (s *Scope) traversal(t hcl.Traversal, ctx *Ctx, r hcl.Range, d int) Value {
 		if !ok {
 			return unknown("var", r)
 		}
-		return traverse(s.variable(name, r, d), rest[1:], r)
+		v := s.variable(name, r, d)
+		def := v.Default
+		v = traverse(v, rest[1:], r)
+		v.Default = v.Default || def
+		return v
 	case "local":
 		name, ok := attr(0)
 		if !ok {
@@ -537,7 +562,13 @@ func (s *Scope) traversal(t hcl.Traversal, ctx *Ctx, r hcl.Range, d int) Value {
 		switch name {
 		case "module":
 			return str(s.Mod.Dir, r)
-		case "root", "cwd":
+		case "root":
+			return str(".", r)
+		case "cwd":
+			// terraform runs in the root module's directory
+			if abs, err := filepath.Abs(s.rootDir()); err == nil {
+				return str(abs, r)
+			}
 			return str(".", r)
 		}
 		return unknown("path."+name, r)
@@ -570,23 +601,38 @@ func (s *Scope) variable(name string, r hcl.Range, d int) Value {
 			v := unknown("var."+name+" (a cyclic module input)", r)
 			in.val = &v
 			s.inputs[name] = in
-			real := in.scope.eval(in.expr, in.ctx, d)
+			real := s.typed(name, in.scope.eval(in.expr, in.ctx, d))
 			in.val = &real
 			s.inputs[name] = in
 		}
 		return *in.val
 	}
 	if v, ok := s.tfvars[name]; ok && s.Path == "" {
-		return v
+		return s.typed(name, v)
 	}
 	if b, ok := s.Mod.Variables[name]; ok {
 		if a, ok := b.Body.Attributes["default"]; ok {
-			return s.eval(a.Expr, nil, d)
+			v := s.typed(name, s.eval(a.Expr, nil, d))
+			v.Default = s.Path == ""
+			return v
 		}
 	}
 	// Unknown: the symbol carries a '?' so every string built from it is
 	// visibly unresolved.
 	return Value{Kind: KUnknown, S: s.Path + "var." + name, Range: r}
+}
+
+// typed converts a variable's value to its declared type.
+func (s *Scope) typed(name string, v Value) Value {
+	b, ok := s.Mod.Variables[name]
+	if !ok {
+		return v
+	}
+	t := s.variableType(name, b)
+	if t == nil {
+		return v
+	}
+	return conform(v, t.ty, t.defs, v.Range)
 }
 
 func (s *Scope) local(name string, r hcl.Range, d int) Value {
@@ -620,12 +666,33 @@ func (s *Scope) Child(name, key string, ctx *Ctx) *Scope {
 		return nil
 	}
 	sv := s.eval(srcAttr.Expr, nil, 0)
-	if !sv.IsKnownString() || !(strings.HasPrefix(sv.S, "./") || strings.HasPrefix(sv.S, "../")) {
-		// Registry and remote modules are not read: their IAM is not ours.
+	callKey := name
+	if s.key != "" {
+		callKey = s.key + "." + name
+	}
+	addr := s.Path + "module." + name
+	var dir string
+	switch {
+	case !sv.IsKnownString():
+		s.src.problem(srcAttr.Expr.Range(), addr, "%s: the module source is not a literal string, so the module cannot be read", addr)
 		s.kids[id] = nil
 		return nil
+	case strings.HasPrefix(sv.S, "./") || strings.HasPrefix(sv.S, "../"):
+		dir = filepath.Clean(filepath.Join(s.Mod.Dir, sv.S))
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			s.src.problem(srcAttr.Expr.Range(), addr, "%s: source %q is not a directory (%s), so the IAM it creates or receives cannot be checked", addr, sv.S, dir)
+			s.kids[id] = nil
+			return nil
+		}
+	default:
+		inst, ok := s.src.installed[callKey]
+		if !ok {
+			s.src.problem(b.DefRange(), addr, "%s comes from %q, which is not installed here, so the IAM it creates or receives is not checked; run `terraform init` in the root module or pass --modules-dir", addr, sv.S)
+			s.kids[id] = nil
+			return nil
+		}
+		dir = filepath.Clean(inst)
 	}
-	dir := filepath.Clean(filepath.Join(s.Mod.Dir, sv.S))
 	for a := s; a != nil; a = a.parent {
 		if filepath.Clean(a.Mod.Dir) == dir {
 			// A module that calls itself would never end.
@@ -635,10 +702,11 @@ func (s *Scope) Child(name, key string, ctx *Ctx) *Scope {
 	}
 	mod, err := s.src.LoadModule(dir)
 	if err != nil {
+		s.src.problem(srcAttr.Expr.Range(), addr, "%s: module source %q cannot be read: %v", addr, sv.S, err)
 		s.kids[id] = nil
 		return nil
 	}
-	c := &Scope{src: s.src, Mod: mod, Path: s.Path + "module." + id + ".", inputs: map[string]input{},
+	c := &Scope{src: s.src, Mod: mod, key: callKey, Path: s.Path + "module." + id + ".", inputs: map[string]input{},
 		locals: map[string]*Value{}, busy: map[string]bool{}, kids: map[string]*Scope{}, depth: s.depth + 1, parent: s}
 	for an, a := range b.Body.Attributes {
 		switch an {
@@ -772,11 +840,27 @@ func (s *Scope) resourceRef(mode, typ, name string, rest hcl.Traversal, r hcl.Ra
 	if b != nil && key == "" && (len(rest) == 0 || !isIndex(rest[0])) {
 		// The whole resource with count/for_each, e.g. in a for expression:
 		// each instance is a symbol naming it.
+		// A policy document instance is its evaluated json, so that
+		// data.aws_iam_policy_document.x[*].json and values(...)[*].json
+		// read every document.
+		inst := func(k Value, idx hcl.Traverser) Value {
+			if mode == "data" && typ == "aws_iam_policy_document" {
+				o := object(r)
+				doc := s.resourceRef(mode, typ, name, hcl.Traversal{idx, hcl.TraverseAttr{Name: "json"}}, r, d)
+				o.set("json", r, doc)
+				o.set("minified_json", r, doc)
+				return o
+			}
+			if k.Kind == KNumber {
+				return symbol(fmt.Sprintf("%s%s[%s]", s.Path, addr, k.S), r)
+			}
+			return symbol(fmt.Sprintf("%s%s[%q]", s.Path, addr, k.S), r)
+		}
 		if b.Body.Attributes["for_each"] != nil {
 			coll := object(r)
 			for _, kv := range pairs(s.eval(b.Body.Attributes["for_each"].Expr, nil, d)) {
 				if kv[0].IsKnownString() || kv[0].Kind == KNumber {
-					coll.set(kv[0].S, kv[0].Range, symbol(fmt.Sprintf("%s%s[%q]", s.Path, addr, kv[0].S), r))
+					coll.set(kv[0].S, kv[0].Range, inst(str(kv[0].S, r), hcl.TraverseIndex{Key: cty.StringVal(kv[0].S)}))
 				} else {
 					return unknown(s.Path+addr+" (for_each over unknown keys)", r)
 				}
@@ -784,13 +868,22 @@ func (s *Scope) resourceRef(mode, typ, name string, rest hcl.Traversal, r hcl.Ra
 			return traverse(coll, rest, r)
 		}
 		if ca := b.Body.Attributes["count"]; ca != nil {
-			n, ok := s.eval(ca.Expr, nil, d).Number()
+			cv := s.eval(ca.Expr, nil, d)
+			n, ok := cv.Number()
+			if cv.Kind == KList && cv.Alt {
+				// both branches of a conditional count: the larger, fail closed
+				for _, alt := range cv.List {
+					if f, ok2 := alt.Number(); ok2 && f >= n {
+						n, ok = f, true
+					}
+				}
+			}
 			if !ok {
 				return unknown(s.Path+addr+" (unknown count)", r)
 			}
 			coll := list(nil, r)
 			for i := 0; i < int(n) && i < 1000; i++ {
-				coll.List = append(coll.List, symbol(fmt.Sprintf("%s%s[%d]", s.Path, addr, i), r))
+				coll.List = append(coll.List, inst(number(float64(i), r), hcl.TraverseIndex{Key: cty.NumberIntVal(int64(i))}))
 			}
 			return traverse(coll, rest, r)
 		}
@@ -832,6 +925,10 @@ func (s *Scope) resourceRef(mode, typ, name string, rest hcl.Traversal, r hcl.Ra
 			s.busy[addr+key+"."+a.Name] = true
 			v := s.eval(at.Expr, ctx, d)
 			delete(s.busy, addr+key+"."+a.Name)
+			// An argument configured as null is computed by the provider
+			// (a role's name when name_prefix is set): its value is not
+			// known before apply, and it is never null.
+			v = computedIfNull(v, symbol(s.Path+addr+key+"."+a.Name, r))
 			return traverse(v, rest[1:], r)
 		}
 	}
@@ -871,4 +968,28 @@ func rerange(v Value, dir string, r hcl.Range) Value {
 		}
 	}
 	return v
+}
+
+// computedIfNull replaces null, in a value or in any branch of a
+// conditional, with the symbol of the computed attribute.
+func computedIfNull(v, sym Value) Value {
+	switch {
+	case v.Kind == KNull:
+		return sym
+	case v.Kind == KList && v.Alt:
+		out := v
+		out.List = make([]Value, len(v.List))
+		for i, a := range v.List {
+			out.List[i] = computedIfNull(a, sym)
+		}
+		return out
+	}
+	return v
+}
+
+func (s *Scope) rootDir() string {
+	for s.parent != nil {
+		s = s.parent
+	}
+	return s.Mod.Dir
 }

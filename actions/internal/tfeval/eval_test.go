@@ -381,3 +381,46 @@ resource "aws_iam_role_policy_attachment" "unknown" {
 		t.Errorf("an AWS-managed policy outside the snapshot must be a problem: %+v", res.Problems)
 	}
 }
+
+// compact drops nulls as well as empty strings; tostring of an object is an
+// error, so try() falls back and can() is false (the lambda module's
+// trusted_entities); replace() fills placeholders inside a policy
+// document's strings (the s3-bucket module's _S3_BUCKET_ARN_).
+func TestConversionsCompactAndReplaceInADocument(t *testing.T) {
+	got, _ := evaluate(t, map[string]string{
+		"main.tf": `variable "entities" {
+  default = ["lambda.amazonaws.com", { type = "AWS", identifiers = ["arn:aws:iam::1:root"] }]
+}
+locals {
+  services = compact([for e in var.entities : try(tostring(e), null)])
+  others   = [for e in var.entities : e.type if !can(tostring(e))]
+}
+data "aws_iam_policy_document" "p" {
+  statement {
+    actions   = ["sqs:SendMessage"]
+    resources = ["_ARN_"]
+  }
+}
+resource "aws_iam_role" "r" { name = "r" }
+resource "aws_iam_role_policy" "p" {
+  role   = aws_iam_role.r.name
+  policy = replace(data.aws_iam_policy_document.p.json, "_ARN_", "arn:aws:sqs:us-east-1:1:q")
+}
+resource "aws_iam_role_policy" "q" {
+  role   = aws_iam_role.r.name
+  policy = jsonencode({ Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = local.others, Resource = local.services }] })
+}
+`,
+	}, ".")
+	requireLines(t, got,
+		"aws_iam_role.r Allow resource arn:aws:sqs:us-east-1:1:q @main.tf:11:18",
+		"aws_iam_role.r Allow action sqs:SendMessage @main.tf:10:18",
+		"aws_iam_role.r Allow action AWS @main.tf:2:47",
+		"aws_iam_role.r Allow resource lambda.amazonaws.com @main.tf:2:14",
+	)
+	for _, l := range got {
+		if strings.Contains(l, "problem") {
+			t.Errorf("unexpected problem: %s", l)
+		}
+	}
+}

@@ -51,3 +51,27 @@ output "o" { value = local.a[0].x[*].y }`,
 		}
 	})
 }
+
+// FuzzEvaluateJSON: no .tf.json file panics the JSON-syntax reader, and one
+// that is not valid JSON is refused with its position.
+func FuzzEvaluateJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"resource":{"aws_iam_role":{"r":{"name":"r"}},"aws_iam_role_policy":{"p":{"role":"${aws_iam_role.r.name}","policy":"${jsonencode({Statement=[]})}"}}}}`,
+		`{"data":{"aws_iam_policy_document":{"d":{"statement":[{"actions":["s3:*"],"resources":["*"]}],"dynamic":{"statement":{"for_each":"${[1]}","content":{"actions":["x:y"]}}}}}}}`,
+		`{"variable":{"v":{"type":"list(object({a=optional(string,\"x\")}))","default":[{}]}},"locals":[{"a":"${var.v[0].a}"}]}`,
+		`{"module":{"m":{"source":"./nowhere"}},"//":"comment"}`,
+		`{"resource":`,
+		`[]`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "main.tf.json"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Evaluate(dir); err != nil && !strings.Contains(err.Error(), "main.tf.json:") {
+			t.Fatalf("error without a position: %v", err)
+		}
+	})
+}

@@ -9,7 +9,10 @@
 package tfeval
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -56,11 +59,17 @@ func (e *ParseError) Error() string {
 type Sources struct {
 	files map[string][]byte
 	mods  map[string]*Module
+	// installed maps a module call key ("eks", "eks.kms") to the directory
+	// `terraform init` installed it in, from .terraform/modules/modules.json.
+	installed map[string]string
+	// problems are module calls that could not be followed.
+	problems []Problem
+	reported map[string]bool
 }
 
 // NewSources returns an empty file cache.
 func NewSources() *Sources {
-	return &Sources{files: map[string][]byte{}, mods: map[string]*Module{}}
+	return &Sources{files: map[string][]byte{}, mods: map[string]*Module{}, installed: map[string]string{}, reported: map[string]bool{}}
 }
 
 // ParseFile parses HCL native syntax, remembering the bytes.
@@ -73,7 +82,15 @@ func (s *Sources) ParseFile(name string, src []byte) (*hclsyntax.Body, error) {
 	return f.Body.(*hclsyntax.Body), nil
 }
 
-// LoadModule reads every .tf file in dir (not .tf.json: rare in practice).
+// NoFilesError is a directory without Terraform configuration files.
+type NoFilesError struct{ Dir string }
+
+func (e *NoFilesError) Error() string {
+	return fmt.Sprintf("%s holds no Terraform files (*.tf or *.tf.json); give the directory of a root module", e.Dir)
+}
+
+// LoadModule reads every .tf and .tf.json file in dir. A directory with
+// neither is a NoFilesError: checking nothing must not look like a pass.
 func (s *Sources) LoadModule(dir string) (*Module, error) {
 	dir = filepath.Clean(dir)
 	if m, ok := s.mods[dir]; ok {
@@ -83,7 +100,15 @@ func (s *Sources) LoadModule(dir string) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
+	jsonNames, err := filepath.Glob(filepath.Join(dir, "*.tf.json"))
+	if err != nil {
+		return nil, err
+	}
+	names = append(names, jsonNames...)
 	sort.Strings(names)
+	if len(names) == 0 {
+		return nil, &NoFilesError{Dir: dir}
+	}
 	m := &Module{Dir: dir, Variables: map[string]*hclsyntax.Block{}, Locals: map[string]*hclsyntax.Attribute{},
 		Outputs: map[string]*hclsyntax.Block{}, Calls: map[string]*hclsyntax.Block{},
 		Resources: map[string]*hclsyntax.Block{}, Data: map[string]*hclsyntax.Block{}}
@@ -93,7 +118,11 @@ func (s *Sources) LoadModule(dir string) (*Module, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", n, err)
 		}
-		body, err := s.ParseFile(n, src)
+		parse := s.ParseFile
+		if strings.HasSuffix(n, ".json") {
+			parse = s.parseJSONConfig
+		}
+		body, err := parse(n, src)
 		if err != nil {
 			return nil, err
 		}
@@ -133,4 +162,62 @@ func (m *Module) add(body *hclsyntax.Body) {
 			}
 		}
 	}
+}
+
+// modulesManifest is .terraform/modules/modules.json, written by
+// `terraform init`: where each module call's source was installed.
+type modulesManifest struct {
+	Modules []struct {
+		Key    string `json:"Key"`
+		Source string `json:"Source"`
+		Dir    string `json:"Dir"`
+	} `json:"Modules"`
+}
+
+// readInstalled loads the module manifest of root: from modulesDir when
+// given (a directory holding modules.json), else from
+// root/.terraform/modules. No manifest is not an error; a module call that
+// needs it is reported where it is written.
+func (s *Sources) readInstalled(root, modulesDir string) error {
+	manifest := filepath.Join(root, ".terraform", "modules", "modules.json")
+	base := root
+	if modulesDir != "" {
+		manifest = filepath.Join(modulesDir, "modules.json")
+		// Dir entries are relative to the directory terraform init ran in,
+		// which holds .terraform/modules.
+		base = filepath.Dir(filepath.Dir(filepath.Clean(modulesDir)))
+	}
+	b, err := os.ReadFile(manifest)
+	if errors.Is(err, fs.ErrNotExist) && modulesDir == "" {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the module manifest: %w (run `terraform init`, or pass --modules-dir DIR/.terraform/modules)", err)
+	}
+	var m modulesManifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("%s is not a terraform module manifest: %w", manifest, err)
+	}
+	for _, e := range m.Modules {
+		if e.Key == "" {
+			continue
+		}
+		dir := e.Dir
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(base, dir)
+		}
+		s.installed[e.Key] = dir
+	}
+	return nil
+}
+
+// problem records, once per place, something that stops the check from
+// following the configuration.
+func (s *Sources) problem(rng hcl.Range, addr, format string, args ...any) {
+	k := fmt.Sprintf("%s:%d:%d", rng.Filename, rng.Start.Line, rng.Start.Column)
+	if s.reported[k] {
+		return
+	}
+	s.reported[k] = true
+	s.problems = append(s.problems, Problem{Range: rng, Address: addr, Message: fmt.Sprintf(format, args...)})
 }

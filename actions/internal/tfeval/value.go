@@ -44,6 +44,10 @@ type Value struct {
 	// Alt marks a list made of both branches of a conditional whose
 	// condition is unknown: the checker must consider each.
 	Alt bool
+	// Default marks a value taken from a root module variable's default,
+	// which -var or a tfvars file can change: a policy chosen by it is
+	// checked on both branches.
+	Default bool
 	// loc maps offsets in S to file positions, for JSON parsed out of a
 	// string literal or heredoc.
 	loc iampolicy.Locator
