@@ -14,7 +14,6 @@ import (
 	"os"
 
 	"github.com/conveyor-dev/conveyor/actions/internal/gha"
-	"github.com/conveyor-dev/conveyor/actions/internal/iamcontract"
 	"github.com/conveyor-dev/conveyor/actions/internal/infraapply"
 	"github.com/conveyor-dev/conveyor/actions/internal/policycheck"
 	"github.com/conveyor-dev/conveyor/actions/internal/policyreport"
@@ -92,13 +91,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // error-level finding stops the apply.
 func planCheck(infraDir string, gh *gha.Runner) func(context.Context, *tfjson.Plan) error {
 	return func(_ context.Context, p *tfjson.Plan) error {
-		var contract *iamcontract.Contract
-		if path := policycheck.FindContract(infraDir); path != "" {
-			c, err := iamcontract.Load(path)
-			if err != nil {
-				return fmt.Errorf("policy check on the plan: load contract %s: %w", path, err)
-			}
-			contract = c
+		contract, err := policycheck.LoadContract("", infraDir, false)
+		if err != nil {
+			return fmt.Errorf("policy check on the plan: %w", err)
 		}
 		findings := policycheck.CheckPlan(p, contract)
 		if err := policyreport.GitHub(gh, findings); err != nil {
