@@ -983,15 +983,44 @@ func allNeeds(wf *yaml.Node, name string) map[string]bool {
 	return seen
 }
 
-func concurrency(t *testing.T, wf *yaml.Node, file string) (group, cancel string) {
-	t.Helper()
-	_, c := get(wf, "concurrency")
+// jobConcurrency returns a job's concurrency group and cancel-in-progress
+// ("" when the job has none).
+func jobConcurrency(j *yaml.Node) (group, cancel string) {
+	_, c := get(j, "concurrency")
+	if c != nil && c.Kind == yaml.ScalarNode {
+		return c.Value, "false"
+	}
 	_, g := get(c, "group")
 	_, cip := get(c, "cancel-in-progress")
-	if g == nil || cip == nil {
-		t.Fatalf("%s: workflow-level concurrency with group and cancel-in-progress is required", file)
+	if g != nil {
+		group = g.Value
 	}
-	return g.Value, cip.Value
+	cancel = "false"
+	if cip != nil {
+		cancel = cip.Value
+	}
+	return group, cancel
+}
+
+// requireProductionLock: the lock is taken by the jobs that change
+// production, and only by them. A workflow-level group would hold it through
+// the tests (up to 90 minutes) and let a push replace a pending rollback.
+func requireProductionLock(t *testing.T, file string, wf *yaml.Node, lockers ...string) {
+	t.Helper()
+	if k, _ := get(wf, "concurrency"); k != nil {
+		t.Errorf("%s: workflow-level concurrency holds the production lock through every job; put it on the jobs that change production (%v)", file, lockers)
+	}
+	_, jobs := get(wf, "jobs")
+	for _, j := range pairs(jobs) {
+		g, cancel := jobConcurrency(j.v)
+		want := slices.Contains(lockers, j.k.Value)
+		switch {
+		case want && (g != "production" || cancel != "false"):
+			t.Errorf("%s: job %s: concurrency %q (cancel-in-progress %s), want group production with cancel-in-progress false", file, j.k.Value, g, cancel)
+		case !want && g == "production":
+			t.Errorf("%s: job %s takes the production lock but does not change production", file, j.k.Value)
+		}
+	}
 }
 
 func TestDeployWorkflowTestsBuildsChecksThenDeploysToProduction(t *testing.T) {
@@ -1001,9 +1030,6 @@ func TestDeployWorkflowTestsBuildsChecksThenDeploysToProduction(t *testing.T) {
 	_, branches := get(push, "branches")
 	if len(pairs(on)) != 1 || len(items(branches)) != 1 || items(branches)[0].Value != "main" {
 		t.Errorf("deploy.yml: want on: push: branches: [main] and nothing else")
-	}
-	if _, cancel := concurrency(t, wf, "deploy.yml"); cancel != "false" {
-		t.Errorf("deploy.yml: cancel-in-progress = %s; a deploy in flight must never be cancelled", cancel)
 	}
 	if _, top := get(wf, "permissions"); top == nil || top.Kind != yaml.MappingNode || len(top.Content) != 0 {
 		t.Errorf("deploy.yml: top-level permissions must be {}")
@@ -1052,6 +1078,23 @@ func TestDeployWorkflowTestsBuildsChecksThenDeploysToProduction(t *testing.T) {
 	}
 
 	requireSummaryStep(t, "deploy.yml", job(wf, dj), "IMAGE_MAP", "VERDICTS")
+	requireProductionLock(t, "deploy.yml", wf, dj)
+	requireDroppedReport(t, "deploy.yml", wf, dj)
+}
+
+// requireDroppedReport: a job waiting for the production lock is cancelled
+// when a newer one queues; a job after it must say so and fail the run.
+func requireDroppedReport(t *testing.T, file string, wf *yaml.Node, locker string) {
+	t.Helper()
+	_, jobs := get(wf, "jobs")
+	for _, j := range pairs(jobs) {
+		_, cond := get(j.v, "if")
+		if allNeeds(wf, j.k.Value)[locker] && cond != nil &&
+			strings.Contains(cond.Value, "needs."+locker+".result == 'cancelled'") && strings.Contains(cond.Value, "always()") {
+			return
+		}
+	}
+	t.Errorf("%s: no job reports job %s cancelled (needs: %s, if: always() && needs.%s.result == 'cancelled')", file, locker, locker, locker)
 }
 
 func requireSummaryStep(t *testing.T, file string, j *yaml.Node, envs ...string) {
@@ -1116,14 +1159,19 @@ func TestRollbackWorkflowIsTypedAndSharesDeployProtection(t *testing.T) {
 		t.Errorf("rollback.yml: reason must be required")
 	}
 
-	g, cancel := concurrency(t, wf, "rollback.yml")
-	dg, _ := concurrency(t, deploy, "deploy.yml")
-	if g != dg || cancel != "false" {
-		t.Errorf("rollback.yml: concurrency %q (cancel %s) must equal deploy.yml's %q with cancel-in-progress false", g, cancel, dg)
-	}
 	rj := jobsUsing(wf, "./actions/rollback")
 	if len(rj) != 1 {
 		t.Fatalf("rollback.yml: want one job using ./actions/rollback, got %v", rj)
+	}
+	requireProductionLock(t, "rollback.yml", wf, rj[0])
+	requireDroppedReport(t, "rollback.yml", wf, rj[0])
+	if g, _ := jobConcurrency(job(deploy, jobsUsing(deploy, "./actions/deploy")[0])); g != "production" {
+		t.Errorf("deploy.yml's deploy job must share rollback's group production, has %q", g)
+	}
+	// The job builds ./actions/rollback from the dispatched ref and gets the
+	// deploy role: only main's code may.
+	if _, cond := get(job(wf, rj[0]), "if"); cond == nil || !regexp.MustCompile(`^\$\{\{\s*github\.ref\s*==\s*'refs/heads/main'\s*\}\}$`).MatchString(strings.TrimSpace(cond.Value)) {
+		t.Errorf("rollback.yml: job %s must run only from main: if: ${{ github.ref == 'refs/heads/main' }}", rj[0])
 	}
 	if env := environmentName(job(wf, rj[0])); env != "production" {
 		t.Errorf("rollback.yml: environment = %q, want production (deploy's protection rules)", env)

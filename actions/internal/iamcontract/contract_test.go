@@ -79,7 +79,7 @@ func TestTheRepositoryContractNamesTheSevenRoles(t *testing.T) {
 	}
 	want := []string{"module.api.aws_iam_role.task", "module.api.aws_iam_role.execution", "module.worker.aws_iam_role.task",
 		"module.worker.aws_iam_role.execution", "module.dlq.aws_iam_role.task", "module.dlq.aws_iam_role.execution",
-		"module.deploy_role.aws_iam_role.deploy"}
+		"module.github_oidc.aws_iam_role.build", "module.github_oidc.aws_iam_role.deploy"}
 	got := map[string]string{}
 	for _, r := range c.Roles {
 		got[r.Address] = r.Code
