@@ -49,9 +49,21 @@ func main() {
 			return
 		}
 		r.Error(gha.Annotation{Title: "build-push", Message: err.Error()})
+		if !outputsWritten {
+			// Every declared output is set on failure too: nothing was
+			// pushed, so the image map is empty and the digests are blank.
+			outs := map[string]string{"image-map": "{}", "revision": ""}
+			for _, svc := range image.ServiceNames() {
+				outs["digest-"+svc] = ""
+			}
+			_ = r.SetOutputs(outs)
+		}
 		os.Exit(1)
 	}
 }
+
+// outputsWritten is set once run has written the real outputs.
+var outputsWritten bool
 
 func run(ctx context.Context, args []string, r *gha.Runner) error {
 	in, err := gha.Parse("build-push", args, r.Getenv, inputs, r.Log())
@@ -178,6 +190,7 @@ func run(ctx context.Context, args []string, r *gha.Runner) error {
 	if err := r.SetOutputs(outs); err != nil {
 		return err
 	}
+	outputsWritten = true
 	return r.Summary(summary(imgs, results, rev, built, time.Since(start)))
 }
 
