@@ -43,6 +43,13 @@ var soleExprRe = regexp.MustCompile(`\$\{\{\s*([^}]*?)\s*\}\}`)
 // fails the test rather than guessing.
 func runComposite(t *testing.T, name string, inputs map[string]string, extraEnv ...string) composite {
 	t.Helper()
+	return runCompositeIn(t, name, inputs, t.TempDir(), extraEnv...)
+}
+
+// runCompositeIn is runComposite with the job's RUNNER_TEMP, which the
+// job's other steps share (a plan written there, read by policy-check).
+func runCompositeIn(t *testing.T, name string, inputs map[string]string, temp string, extraEnv ...string) composite {
+	t.Helper()
 	repo, findings, err := workflowcheck.Load("..")
 	if err != nil {
 		t.Fatal(err)
@@ -63,8 +70,7 @@ func runComposite(t *testing.T, name string, inputs map[string]string, extraEnv 
 	if err != nil {
 		t.Fatal(err)
 	}
-	temp := t.TempDir()
-	summary := filepath.Join(temp, "summary.md")
+	summary := filepath.Join(temp, name+"-summary.md")
 
 	eval := func(where, s string) string {
 		return soleExprRe.ReplaceAllStringFunc(s, func(m string) string {
@@ -123,11 +129,11 @@ func runComposite(t *testing.T, name string, inputs map[string]string, extraEnv 
 		if _, wd := workflowcheck.Get(s.Node, "working-directory"); wd != nil {
 			dir = eval("working-directory", wd.Value)
 		}
-		out := filepath.Join(temp, fmt.Sprintf("output-%d", i))
+		out := filepath.Join(temp, fmt.Sprintf("%s-output-%d", name, i))
 		if err := os.WriteFile(out, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		file := filepath.Join(temp, fmt.Sprintf("step-%d.sh", i))
+		file := filepath.Join(temp, fmt.Sprintf("%s-step-%d.sh", name, i))
 		if err := os.WriteFile(file, []byte(eval("run", script.Value)), 0o644); err != nil {
 			t.Fatal(err)
 		}
