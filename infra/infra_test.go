@@ -566,7 +566,7 @@ func (w world) checkDeployRole() {
 		strings.Join(st.Condition["StringEquals"][host+":aud"], ","),
 		strings.Join(st.Condition["StringEquals"][host+":sub"], ","),
 	}
-	want = []string{"sts:AssumeRoleWithWebIdentity", "oidc-provider/" + host, "sts.amazonaws.com", "repo:conveyor-dev/conveyor:ref:refs/heads/main,repo:conveyor-dev/conveyor:environment:production"}
+	want = []string{"sts:AssumeRoleWithWebIdentity", "oidc-provider/" + host, "sts.amazonaws.com", "repo:conveyor-dev/conveyor:environment:production"} // the production environment only: main gets the build role
 	if !slices.Equal(got, want) {
 		t.Errorf("deploy role trust (action, provider, aud, sub):\n got %q\nwant %q", got, want)
 	}

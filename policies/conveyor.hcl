@@ -96,12 +96,13 @@ role "module.service[\"dlq\"].aws_iam_role.execution" {
   }
 }
 
-# The pipeline's GitHub OIDC role: push images, register task definitions,
-# roll and watch the three services, read and lock the Terraform state.
-role "module.deploy_role.aws_iam_role.deploy" {
+# The pipeline's GitHub OIDC roles, one per gate (infra/modules/github-oidc).
+# build: jobs on main without an environment (build-push, policy-check): log in
+# to ECR and push, read the Terraform state to plan.
+role "module.github_oidc.aws_iam_role.build" {
   allow {
-    # Neither accepts a resource ARN.
-    actions   = ["ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition"]
+    # No resource type: "*" is its only form.
+    actions   = ["ecr:GetAuthorizationToken"]
     resources = ["*"]
   }
   allow {
@@ -110,6 +111,27 @@ role "module.deploy_role.aws_iam_role.deploy" {
       "ecr:DescribeImages", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart",
     ]
     resources = values(module.ecr.repository_arns)
+  }
+  allow {
+    actions   = ["s3:ListBucket"]
+    resources = ["arn:aws:s3:::${var.state_bucket}"]
+  }
+  allow {
+    actions   = ["s3:GetObject"]
+    resources = ["arn:aws:s3:::${var.state_bucket}/${var.state_key}"]
+  }
+}
+
+# deploy: jobs in the production environment only (deploy, rollback): register
+# task definitions, roll and watch the three services, hand their roles to
+# ECS, read, write and lock the Terraform state. No ECR access: the images
+# are pushed by build.
+role "module.github_oidc.aws_iam_role.deploy" {
+  allow {
+    # Neither accepts a resource ARN. ListTaskDefinitions finds the revision
+    # holding an image digest (rollback --to sha256:...).
+    actions   = ["ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions"]
+    resources = ["*"]
   }
   allow {
     actions = ["ecs:RegisterTaskDefinition"]

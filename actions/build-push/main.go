@@ -31,6 +31,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	r := gha.NewRunner(getenv, stdout)
 	fail := func(code int, err error) int {
 		r.Error(gha.Annotation{Title: "build-push", Message: err.Error()})
+		_ = r.SetOutputs(buildpush.FailedOutputs())
 		return code
 	}
 	in, err := gha.Parse("build-push", args, getenv, buildpush.Inputs, stderr)

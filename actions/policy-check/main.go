@@ -66,15 +66,39 @@ func splitArgs(args []string) (flags, dirs []string) {
 	return flags, dirs
 }
 
+// run is the action: 0 when no error-level finding, 1 with findings, 2 when
+// the check could not run. Under the runner it writes both outputs on
+// every path: errors (empty when the check could not run) and result.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	r := gha.NewRunner(getenv, stdout)
+	code, errs := check(ctx, args, getenv, stdout, stderr, r)
+	if code < 0 {
+		return 0 // --help
+	}
+	if getenv("GITHUB_OUTPUT") != "" {
+		result := "success"
+		if code != 0 {
+			result = "failure"
+		}
+		if err := r.SetOutputs(map[string]string{"errors": errs, "result": result}); err != nil {
+			fmt.Fprintln(stderr, "policy-check: writing outputs:", err)
+			return 2
+		}
+	}
+	return code
+}
+
+// check runs the check and returns the exit code (-1 for --help) and the
+// errors output.
+func check(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, r *gha.Runner) (int, string) {
 	flagArgs, dirs := splitArgs(args)
 	vals, err := gha.Parse("policy-check", flagArgs, getenv, inputs, stderr)
 	if errors.Is(err, flag.ErrHelp) {
-		return 0
+		return -1, ""
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return 2
+		return 2, ""
 	}
 	if len(dirs) == 0 {
 		dirs = vals.List("directories")
@@ -82,16 +106,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	format := vals.String("format")
 	if err := policyreport.CheckFormat(format); err != nil {
 		fmt.Fprintln(stderr, "policy-check:", err)
-		return 2
+		return 2, ""
 	}
 	noContract, err := vals.Bool("no-contract")
 	if err != nil {
 		fmt.Fprintln(stderr, "policy-check:", err)
-		return 2
+		return 2, ""
 	}
 	if len(dirs) == 0 && vals.String("plan-json") == "" {
 		fmt.Fprintln(stderr, "policy-check: give at least one Terraform directory (arguments or INPUT_DIRECTORIES), or --plan-json FILE")
-		return 2
+		return 2, ""
 	}
 	rep, err := policycheck.Run(ctx, policycheck.Options{
 		Dirs: dirs, Contract: vals.String("contract"), NoContract: noContract, CodeDir: vals.String("code"),
@@ -99,7 +123,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "policy-check:", err)
-		return 2
+		return 2, ""
 	}
 	base := getenv("GITHUB_WORKSPACE")
 	if base == "" {
@@ -109,19 +133,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if path := vals.String("sarif-file"); path != "" {
 		if err := writeFile(path, func(w io.Writer) error { return policyreport.SARIF(w, findings, "dev") }); err != nil {
 			fmt.Fprintln(stderr, "policy-check: writing SARIF:", err)
-			return 2
+			return 2, ""
 		}
 	}
 	sum := policyreport.Summary{Roles: rep.Stats.Roles, Documents: rep.Stats.Documents,
 		ResourcePolicies: rep.Stats.ResourcePolicies, Unresolved: rep.Stats.Unresolved}
-	if err := policyreport.Write(format, stdout, gha.NewRunner(getenv, stdout), findings, sum, "dev"); err != nil {
+	if err := policyreport.Write(format, stdout, r, findings, sum, "dev"); err != nil {
 		fmt.Fprintln(stderr, "policy-check: writing report:", err)
-		return 2
+		return 2, ""
 	}
+	errs := fmt.Sprint(policyreport.Errors(findings))
 	if policycheck.HasErrors(findings) {
-		return 1
+		return 1, errs
 	}
-	return 0
+	return 0, errs
 }
 
 func writeFile(path string, write func(io.Writer) error) error {

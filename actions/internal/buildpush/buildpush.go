@@ -213,6 +213,17 @@ func (r Result) Outputs() (map[string]string, error) {
 	return outs, nil
 }
 
+// FailedOutputs are the outputs of a run that pushed nothing: every
+// declared output is set on failure too, the image map empty and the
+// digests blank, so no later step reads a stale or missing value.
+func FailedOutputs() map[string]string {
+	outs := map[string]string{"image-map": "{}", "revision": ""}
+	for _, svc := range catalog.Names() {
+		outs["digest-"+svc] = ""
+	}
+	return outs
+}
+
 // Summary is the step summary: one row per image.
 func (r Result) Summary() string {
 	var b strings.Builder

@@ -79,7 +79,7 @@ func TestTheRepositoryContractNamesEveryRole(t *testing.T) {
 	}
 	want := []string{`module.service["api"].aws_iam_role.task`, `module.service["api"].aws_iam_role.execution`, `module.service["worker"].aws_iam_role.task`,
 		`module.service["worker"].aws_iam_role.execution`, `module.service["dlq"].aws_iam_role.task`, `module.service["dlq"].aws_iam_role.execution`,
-		"module.deploy_role.aws_iam_role.deploy", "module.network.aws_iam_role.flow"}
+		"module.github_oidc.aws_iam_role.build", "module.github_oidc.aws_iam_role.deploy", "module.network.aws_iam_role.flow"}
 	got := map[string]string{}
 	for _, r := range c.Roles {
 		got[r.Address] = r.Code

@@ -50,8 +50,8 @@ func CheckFormat(format string) error {
 	return fmt.Errorf("--format %q: want %s", format, strings.Join(Formats, ", "))
 }
 
-// Write writes the findings in a format; github also sets the errors
-// output on r.
+// Write writes the findings in a format (github: as annotations and a step
+// summary through r).
 func Write(format string, w io.Writer, r *gha.Runner, fs []policyrules.Finding, sum Summary, version string) error {
 	switch format {
 	case "text":
@@ -61,11 +61,7 @@ func Write(format string, w io.Writer, r *gha.Runner, fs []policyrules.Finding, 
 	case "sarif":
 		return SARIF(w, fs, version)
 	case "github":
-		if err := github(r, fs, &sum); err != nil {
-			return err
-		}
-		e, _ := count(fs)
-		return r.SetOutput("errors", fmt.Sprint(e))
+		return github(r, fs, &sum)
 	}
 	return CheckFormat(format)
 }
@@ -117,6 +113,12 @@ func reason(f policyrules.Finding) string {
 }
 
 // count counts findings that are not suppressed.
+// Errors counts the error-level findings that are not suppressed.
+func Errors(fs []policyrules.Finding) int {
+	e, _ := count(fs)
+	return e
+}
+
 func count(fs []policyrules.Finding) (errors, warnings int) {
 	for _, f := range fs {
 		switch {

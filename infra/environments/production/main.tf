@@ -365,15 +365,24 @@ module "alarms" {
   tags                         = local.tags
 }
 
-module "deploy_role" {
+# The pipeline's two OIDC roles: build (main branch) and deploy (production
+# environment). Was module.deploy_role when one role did both.
+moved {
+  from = module.deploy_role
+  to   = module.github_oidc
+}
+
+module "github_oidc" {
   source               = "../../modules/github-oidc"
-  name                 = "${var.name}-deploy"
+  build_role_name      = "${var.name}-build"
+  deploy_role_name     = "${var.name}-deploy"
+  github_repository    = var.github_repository
+  apply_policy_arns    = var.deploy_apply_policy_arns
   region               = var.region
   account_id           = data.aws_caller_identity.current.account_id
   create_oidc_provider = var.create_oidc_provider
   oidc_provider_arn    = var.oidc_provider_arn
   oidc_url             = var.oidc_url
-  github_subjects      = var.github_subjects
   ecs_cluster_arn      = module.cluster.arn
   # Indexed by name, not by a for expression over module.service: the
   # policy check resolves static instance keys only.

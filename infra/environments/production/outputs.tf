@@ -46,6 +46,12 @@ output "target_group_arn" {
   value = module.alb.target_group_arn
 }
 
+output "build_role_arn" {
+  description = "Set it as the repository variable AWS_BUILD_ROLE_ARN."
+  value       = module.github_oidc.build_role_arn
+}
+
 output "deploy_role_arn" {
-  value = module.deploy_role.role_arn
+  description = "Set it as the production environment's variable AWS_DEPLOY_ROLE_ARN."
+  value       = module.github_oidc.deploy_role_arn
 }

@@ -51,7 +51,7 @@ variable "interface_endpoint_private_dns" {
 }
 
 variable "certificate_arn" {
-  description = "ACM certificate for the ALB's HTTPS listener."
+  description = "ACM certificate for the ALB's HTTPS listener. The workflows pass the repository (or environment) variable CONVEYOR_CERTIFICATE_ARN as TF_VAR_certificate_arn and stop with an error naming it when it is empty."
   type        = string
   default     = null
 }
@@ -236,10 +236,16 @@ variable "log_retention_days" {
   default = 30
 }
 
-variable "github_subjects" {
-  description = "OIDC subjects that may assume the deploy role: pushes to main, and jobs in the production environment (deploy, rollback), which present the environment subject instead of the ref."
+variable "github_repository" {
+  description = "owner/name of the GitHub repository whose workflows deploy: its main branch may assume the build role, its production environment the deploy role (modules/github-oidc). Workflows set it from github.repository."
+  type        = string
+  default     = "conveyor-dev/conveyor"
+}
+
+variable "deploy_apply_policy_arns" {
+  description = "Managed policies that let the deploy role run terraform apply (deploy's apply-infra, CONVEYOR_APPLY_INFRA); empty: the deploy role only rolls out."
   type        = list(string)
-  default     = ["repo:conveyor-dev/conveyor:ref:refs/heads/main", "repo:conveyor-dev/conveyor:environment:production"]
+  default     = []
 }
 
 variable "create_oidc_provider" {

@@ -1,6 +1,19 @@
-# The role GitHub Actions assumes through OIDC: push images, register task
-# definitions, roll the three services and watch them, read and lock the
-# Terraform state. Nothing else.
+# The two roles GitHub Actions assumes through OIDC, one per gate:
+#
+#   build   jobs on the main branch without an environment (build-push,
+#           policy-check): push images, read the Terraform state, plan.
+#   deploy  jobs in the production environment only (deploy, rollback): register
+#           task definitions, roll and watch the services, hand their roles to
+#           ECS, write the state; and apply, when apply_policy_arns grants it.
+#
+# A job in an environment presents the subject repo:O/R:environment:E instead of
+# its ref, so the environment's protection rules (deployment branches = main,
+# required reviewers) are what stand between a push and the deploy role. IAM
+# evaluates only the aud and sub claims of GitHub's tokens (it does not support
+# custom claims such as job_workflow_ref), so a repository that customises its
+# subject template to include job_workflow_ref lists those subjects in
+# build_subjects and deploy_subjects.
+# https://docs.github.com/en/actions/reference/security/oidc
 
 resource "aws_iam_openid_connect_provider" "github" {
   count           = var.create_oidc_provider ? 1 : 0
@@ -15,11 +28,13 @@ locals {
   oidc_host         = trimprefix(var.oidc_url, "https://")
   cluster_name      = element(split("/", var.ecs_cluster_arn), 1)
   state_object_arn  = "arn:aws:s3:::${var.state_bucket}/${var.state_key}"
-}
 
-resource "aws_iam_role" "deploy" {
-  name = var.name
-  assume_role_policy = jsonencode({
+  build_subjects  = var.build_subjects != null ? var.build_subjects : ["repo:${var.github_repository}:ref:refs/heads/main"]
+  deploy_subjects = var.deploy_subjects != null ? var.deploy_subjects : ["repo:${var.github_repository}:environment:${var.deploy_environment}"]
+
+  # Exact subjects only (StringEquals, never StringLike): a wildcard would let
+  # another branch or environment in.
+  trust = { for role, subjects in { build = local.build_subjects, deploy = local.deploy_subjects } : role => jsonencode({
     Version = "2012-10-17"
     Statement = [{
       Effect    = "Allow"
@@ -28,26 +43,31 @@ resource "aws_iam_role" "deploy" {
       Condition = {
         StringEquals = {
           "${local.oidc_host}:aud" = "sts.amazonaws.com"
-          "${local.oidc_host}:sub" = var.github_subjects
+          "${local.oidc_host}:sub" = subjects
         }
       }
     }]
-  })
+  }) }
+}
+
+resource "aws_iam_role" "build" {
+  name                 = var.build_role_name
+  assume_role_policy   = local.trust.build
   max_session_duration = 3600
   tags                 = var.tags
 }
 
-resource "aws_iam_role_policy" "deploy" {
-  name = var.name
-  role = aws_iam_role.deploy.id
+resource "aws_iam_role_policy" "build" {
+  name = var.build_role_name
+  role = aws_iam_role.build.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = concat([
+    Statement = [
       {
-        # Neither action has a resource type: "*" is their only form.
-        Sid      = "EcrAuthAndTaskDefinitionRead"
+        # No resource type: "*" is its only form.
+        Sid      = "EcrAuth"
         Effect   = "Allow"
-        Action   = ["ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition"]
+        Action   = ["ecr:GetAuthorizationToken"]
         Resource = ["*"]
       },
       {
@@ -63,6 +83,47 @@ resource "aws_iam_role_policy" "deploy" {
           "ecr:UploadLayerPart",
         ]
         Resource = var.ecr_repository_arns
+      },
+      {
+        Sid      = "TerraformStateList"
+        Effect   = "Allow"
+        Action   = ["s3:ListBucket"]
+        Resource = ["arn:aws:s3:::${var.state_bucket}"]
+        Condition = {
+          StringEquals = { "s3:prefix" = [var.state_key] }
+        }
+      },
+      {
+        # Read only: the plan runs with -lock=false and never writes.
+        Sid      = "TerraformStateRead"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = [local.state_object_arn]
+      },
+    ]
+  })
+}
+
+resource "aws_iam_role" "deploy" {
+  name                 = var.deploy_role_name
+  assume_role_policy   = local.trust.deploy
+  max_session_duration = 3600
+  tags                 = var.tags
+}
+
+resource "aws_iam_role_policy" "deploy" {
+  name = var.deploy_role_name
+  role = aws_iam_role.deploy.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat([
+      {
+        # Neither action has a resource type: "*" is their only form.
+        # ListTaskDefinitions finds the revision holding a digest (rollback).
+        Sid      = "TaskDefinitionRead"
+        Effect   = "Allow"
+        Action   = ["ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions"]
+        Resource = ["*"]
       },
       {
         Sid      = "EcsRegisterTaskDefinition"
@@ -126,4 +187,13 @@ resource "aws_iam_role_policy" "deploy" {
         Resource = [var.state_lock_table_arn]
     }])
   })
+}
+
+# Applying the whole composition (deploy's apply-infra) needs far more than a
+# rollout: whoever enables it names the managed policies that grant it. None
+# by default, so the deploy role cannot change infrastructure.
+resource "aws_iam_role_policy_attachment" "deploy_apply" {
+  for_each   = toset(var.apply_policy_arns)
+  role       = aws_iam_role.deploy.name
+  policy_arn = each.value
 }

@@ -1,6 +1,55 @@
-variable "name" {
-  description = "The deploy role's name."
+variable "build_role_name" {
+  description = "The build role's name (build-push, policy-check on main)."
   type        = string
+}
+
+variable "deploy_role_name" {
+  description = "The deploy role's name (deploy, rollback in the production environment)."
+  type        = string
+}
+
+variable "github_repository" {
+  description = "owner/name of the repository whose workflows assume the roles."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must be owner/name, got ${var.github_repository}."
+  }
+}
+
+variable "deploy_environment" {
+  description = "The GitHub environment whose jobs may assume the deploy role."
+  type        = string
+  default     = "production"
+}
+
+variable "build_subjects" {
+  description = "OIDC subjects for the build role; null: repo:<github_repository>:ref:refs/heads/main."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = var.build_subjects == null || alltrue([for s in(var.build_subjects == null ? [] : var.build_subjects) : startswith(s, "repo:") && !strcontains(s, "*") && !strcontains(s, ":environment:")])
+    error_message = "build_subjects must be exact subjects \"repo:ORG/REPO:ref:...\" without wildcards or environments (an environment's jobs get the deploy role), got ${jsonencode(var.build_subjects)}."
+  }
+}
+
+variable "deploy_subjects" {
+  description = "OIDC subjects for the deploy role; null: repo:<github_repository>:environment:<deploy_environment>."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = var.deploy_subjects == null || alltrue([for s in(var.deploy_subjects == null ? [] : var.deploy_subjects) : startswith(s, "repo:") && !strcontains(s, "*") && strcontains(s, ":environment:")])
+    error_message = "deploy_subjects must be exact environment subjects \"repo:ORG/REPO:environment:NAME\" (a branch subject would bypass the environment's reviewers), got ${jsonencode(var.deploy_subjects)}."
+  }
+}
+
+variable "apply_policy_arns" {
+  description = "Managed policies attached to the deploy role so that deploy's apply-infra can run terraform apply; empty: the role only rolls out."
+  type        = list(string)
+  default     = []
 }
 
 variable "create_oidc_provider" {
@@ -24,16 +73,6 @@ variable "oidc_thumbprints" {
   description = "IAM no longer checks these for GitHub's provider, but the API still wants one."
   type        = list(string)
   default     = ["6938fd4d98bab03faadb97b34396831e3780aea1"]
-}
-
-variable "github_subjects" {
-  description = "OIDC sub claims allowed to assume the role, e.g. repo:ORG/REPO:ref:refs/heads/main."
-  type        = list(string)
-
-  validation {
-    condition     = length(var.github_subjects) >= 1 && alltrue([for s in var.github_subjects : startswith(s, "repo:") && !strcontains(s, "*")])
-    error_message = "github_subjects must name at least one exact subject \"repo:ORG/REPO:...\" without wildcards, got ${jsonencode(var.github_subjects)}."
-  }
 }
 
 variable "ecs_service_arns" {
