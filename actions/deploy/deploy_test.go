@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
-	"github.com/conveyor-dev/conveyor/actions/internal/rollout/step"
+	"github.com/conveyor-dev/conveyor/actions/internal/workflowcheck"
 	"github.com/conveyor-dev/conveyor/internal/ecsstandin"
 	st "github.com/conveyor-dev/conveyor/internal/ecsstandin/standintest"
 )
@@ -209,7 +209,7 @@ func TestDeployRejectsBadInputs(t *testing.T) {
 }
 
 func TestActionYAMLMatchesInputs(t *testing.T) {
-	bad, err := step.ActionYAMLMismatches("action.yml", inputs)
+	bad, err := workflowcheck.MainInputs("action.yml", inputs)
 	if err != nil {
 		t.Fatal(err)
 	}

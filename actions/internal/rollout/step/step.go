@@ -7,14 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/conveyor-dev/conveyor/actions/internal/gha"
 	"github.com/conveyor-dev/conveyor/actions/internal/rollout"
 	"github.com/conveyor-dev/conveyor/actions/internal/rollout/plan"
-	"gopkg.in/yaml.v3"
 )
 
 // Inputs are the inputs deploy and rollback share.
@@ -122,53 +120,4 @@ func Fail(gh *gha.Runner, title, what string, err error, code int) int {
 	}
 	_ = gh.Summary(fmt.Sprintf("## %s\n\nStopped before any service was touched (%s):\n\n```\n%s\n```\n", title, what, err))
 	return code
-}
-
-// ActionYAMLMismatches compares an action.yml with the inputs its main
-// parses: every input declared with the same required flag and default, and
-// mapped into the step's env as INPUT_<NAME>. It returns what differs.
-func ActionYAMLMismatches(path string, inputs []gha.Input) ([]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var doc struct {
-		Inputs map[string]struct {
-			Required bool   `yaml:"required"`
-			Default  string `yaml:"default"`
-		} `yaml:"inputs"`
-		Runs struct {
-			Steps []struct {
-				Env map[string]string `yaml:"env"`
-			} `yaml:"steps"`
-		} `yaml:"runs"`
-	}
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	env := map[string]string{}
-	for _, s := range doc.Runs.Steps {
-		for k, v := range s.Env {
-			env[k] = v
-		}
-	}
-	var out []string
-	for _, in := range inputs {
-		y, ok := doc.Inputs[in.Name]
-		if !ok {
-			out = append(out, fmt.Sprintf("%s: input %s is parsed by the main but not declared", path, in.Name))
-			continue
-		}
-		if y.Required != in.Required || y.Default != in.Default {
-			out = append(out, fmt.Sprintf("%s: input %s: required %v default %q, main says %v %q", path, in.Name, y.Required, y.Default, in.Required, in.Default))
-		}
-		if want := "${{ inputs." + in.Name + " }}"; env[gha.EnvName(in.Name)] != want {
-			out = append(out, fmt.Sprintf("%s: env %s should be %s", path, gha.EnvName(in.Name), want))
-		}
-		delete(doc.Inputs, in.Name)
-	}
-	for name := range doc.Inputs {
-		out = append(out, fmt.Sprintf("%s: input %s is declared but the main never reads it", path, name))
-	}
-	return out, nil
 }
