@@ -10,9 +10,11 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/conveyor-dev/conveyor/services/internal/queue"
 	"github.com/conveyor-dev/conveyor/services/internal/taskstore"
@@ -23,10 +25,13 @@ import (
 // MaxPayload bounds a task's payload.
 const MaxPayload = 64 << 10
 
-// writeTimeout bounds the store-then-enqueue sequence of one submit. It runs
-// detached from the caller's context, so a client that gives up half way
-// does not strand its task between PutItem and SendMessage.
-const writeTimeout = 10 * time.Second
+// SubmitBound bounds the store-then-enqueue sequence of one submit, and is
+// how long its enqueue claim lasts: until then a repeated submit of the
+// same key leaves the sending to the first call; after it, a retry or the
+// recovery of stranded tasks (dlq service) takes the claim and sends. The
+// sequence runs on the caller's context, so work whose client has gone is
+// cancelled; what it leaves ACCEPTED is picked up after SubmitBound.
+const SubmitBound = 5 * time.Second
 
 var (
 	keyPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
@@ -47,22 +52,26 @@ func New(store *taskstore.Store, q *queue.Queue, types tasktype.Registry, log *s
 	return &Server{store: store, queue: q, types: types, log: log}
 }
 
-// SubmitTask stores the task (conditional PutItem on the idempotency key),
-// sends its message and marks it QUEUED. The same key with the same request
-// returns the existing task, re-enqueueing it if an earlier call stopped
-// between the write and the send; the same key with a different request is
-// ALREADY_EXISTS.
+const retrySameKey = "retry with the same idempotency key"
+
+// SubmitTask stores the task (conditional PutItem on the idempotency key,
+// holding the enqueue claim), sends its message and marks it QUEUED. The
+// same key with the same request returns the existing task; if it is still
+// ACCEPTED, it is sent again only when its claim has lapsed (the first call
+// died or gave up), so concurrent and retried submits send one message.
+// The same key with a different request is ALREADY_EXISTS; the key of a
+// DEAD task is FAILED_PRECONDITION.
 func (s *Server) SubmitTask(ctx context.Context, req *taskv1.SubmitTaskRequest) (*taskv1.SubmitTaskResponse, error) {
 	if err := s.validate(req); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, SubmitBound)
 	defer cancel()
+	log := s.log.With("idempotency_key", req.IdempotencyKey, "task_id", taskstore.TaskID(req.IdempotencyKey))
 
-	t, created, err := s.store.Create(ctx, req.IdempotencyKey, req.Type, req.Payload)
+	t, created, err := s.store.Create(ctx, req.IdempotencyKey, req.Type, req.Payload, SubmitBound)
 	if err != nil {
-		s.log.Error("submit: store task", "idempotency_key", req.IdempotencyKey, "err", err)
-		return nil, status.Errorf(codes.Unavailable, "could not store the task: %v; retry with the same idempotency key", err)
+		return nil, backendStatus(log, err, "could not store the task", retrySameKey)
 	}
 	if !created {
 		if t.Fingerprint != taskstore.Fingerprint(req.Type, req.Payload) {
@@ -70,21 +79,35 @@ func (s *Server) SubmitTask(ctx context.Context, req *taskv1.SubmitTaskRequest) 
 				"idempotency key %q already belongs to task %s, submitted with a different request (type %q, %d-byte payload); use a new key for a new task",
 				req.IdempotencyKey, t.ID, t.Type, len(t.Payload))
 		}
+		if t.Status == taskstore.Dead {
+			return nil, status.Errorf(codes.FailedPrecondition,
+				"task %s for idempotency key %q is DEAD after %d failed runs (last error: %s); it will not run again under this key: to retry the work, submit it with a new idempotency key",
+				t.ID, req.IdempotencyKey, t.Failures, clip(t.Error))
+		}
 		if t.Status != taskstore.Accepted {
 			return &taskv1.SubmitTaskResponse{Task: toProto(t), Deduplicated: true}, nil
 		}
-		// ACCEPTED means an earlier call stored the task but may not have
-		// sent its message: send it (again). The worker is idempotent.
-		s.log.Warn("submit: re-enqueueing a task stranded in ACCEPTED", "task_id", t.ID, "idempotency_key", t.Key)
+		// ACCEPTED: an earlier call stored the task. Send only if its
+		// claim lapsed, so a call still between PutItem and SendMessage
+		// is not doubled.
+		claimed, err := s.store.ClaimEnqueue(ctx, t.ID, SubmitBound)
+		var te *taskstore.TransitionError
+		if errors.As(err, &te) {
+			return &taskv1.SubmitTaskResponse{Task: toProto(te.Task), Deduplicated: true}, nil
+		}
+		if err != nil {
+			return nil, backendStatus(log, err, "could not claim the stored task for enqueueing", retrySameKey)
+		}
+		log.Warn("submit: re-enqueueing a task left ACCEPTED by an earlier call")
+		t = claimed
 	}
 	if err := s.queue.Send(ctx, queue.Body{TaskID: t.ID, Type: t.Type, Payload: t.Payload}); err != nil {
-		s.log.Error("submit: enqueue task", "task_id", t.ID, "err", err)
-		return nil, status.Errorf(codes.Unavailable, "task %s is stored but not queued: %v; retry with the same idempotency key to enqueue it", t.ID, err)
+		return nil, backendStatus(log, err, "task "+t.ID+" is stored but not queued", retrySameKey+" (or wait: it is queued by recovery)")
 	}
 	if err := s.store.MarkQueued(ctx, t.ID); err != nil {
 		// The message is out, so the task will run; the status only
 		// lags, and a worker moves it on from ACCEPTED.
-		s.log.Warn("submit: task enqueued but not marked QUEUED", "task_id", t.ID, "err", err)
+		log.Warn("submit: task enqueued but not marked QUEUED", "err", err)
 	} else {
 		t.Status = taskstore.Queued
 	}
@@ -94,15 +117,14 @@ func (s *Server) SubmitTask(ctx context.Context, req *taskv1.SubmitTaskRequest) 
 // GetTask reads a task.
 func (s *Server) GetTask(ctx context.Context, req *taskv1.GetTaskRequest) (*taskv1.GetTaskResponse, error) {
 	if !idPattern.MatchString(req.TaskId) {
-		return nil, status.Errorf(codes.InvalidArgument, "task_id %q is not a task id (t- followed by 32 hex digits, as SubmitTask returns)", req.TaskId)
+		return nil, status.Errorf(codes.InvalidArgument, "task_id %q is not a task id (t- followed by 32 hex digits, as SubmitTask returns)", clip(req.TaskId))
 	}
 	t, err := s.store.Get(ctx, req.TaskId)
 	if errors.Is(err, taskstore.ErrNotFound) {
 		return nil, status.Errorf(codes.NotFound, "no task %s", req.TaskId)
 	}
 	if err != nil {
-		s.log.Error("get task", "task_id", req.TaskId, "err", err)
-		return nil, status.Errorf(codes.Unavailable, "could not read task %s: %v; retry", req.TaskId, err)
+		return nil, backendStatus(s.log, err, "could not read task "+req.TaskId, "retry", "task_id", req.TaskId)
 	}
 	return &taskv1.GetTaskResponse{Task: toProto(t)}, nil
 }
@@ -110,11 +132,15 @@ func (s *Server) GetTask(ctx context.Context, req *taskv1.GetTaskRequest) (*task
 // validate reports every problem with a request in one InvalidArgument.
 func (s *Server) validate(req *taskv1.SubmitTaskRequest) error {
 	var problems []string
-	if !keyPattern.MatchString(req.IdempotencyKey) {
+	if !utf8.ValidString(req.IdempotencyKey) || strings.ContainsRune(req.IdempotencyKey, utf8.RuneError) {
+		problems = append(problems, "idempotency_key is not valid UTF-8")
+	} else if !keyPattern.MatchString(req.IdempotencyKey) {
 		problems = append(problems, fmt.Sprintf("idempotency_key %q must be 8-128 characters of [A-Za-z0-9._:-]", clip(req.IdempotencyKey)))
 	}
 	typ, err := s.types.Lookup(req.Type)
-	if err != nil {
+	if !utf8.ValidString(req.Type) || strings.ContainsRune(req.Type, utf8.RuneError) {
+		problems = append(problems, "type is not valid UTF-8")
+	} else if err != nil {
 		problems = append(problems, "type: "+err.Error())
 	}
 	if len(req.Payload) > MaxPayload {
@@ -138,11 +164,11 @@ func clip(s string) string {
 }
 
 func toProto(t taskstore.Task) *taskv1.Task {
-	ts := func(tm time.Time) string {
+	ts := func(tm time.Time) *timestamppb.Timestamp {
 		if tm.IsZero() {
-			return ""
+			return nil
 		}
-		return tm.UTC().Format(time.RFC3339Nano)
+		return timestamppb.New(tm)
 	}
 	return &taskv1.Task{
 		TaskId:         t.ID,
@@ -152,7 +178,9 @@ func toProto(t taskstore.Task) *taskv1.Task {
 		Status:         StatusToProto(t.Status),
 		Result:         t.Result,
 		Error:          t.Error,
-		Attempts:       int32(t.Attempts),
+		Attempts:       int32(t.Runs),
+		FailedRuns:     int32(t.Failures),
+		Final:          t.Status.Terminal(),
 		CreatedAt:      ts(t.CreatedAt),
 		UpdatedAt:      ts(t.UpdatedAt),
 	}

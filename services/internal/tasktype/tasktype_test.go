@@ -42,7 +42,7 @@ func TestBuiltinTypesRunAndValidate(t *testing.T) {
 		if err != nil {
 			t.Errorf("%s %q: Validate = %v", tc.typ, tc.payload, err)
 		}
-		got, err := typ.Run(context.Background(), []byte(tc.payload))
+		got, err := typ.Run(context.Background(), Input{TaskID: "t-test", Attempt: 1, Payload: []byte(tc.payload)})
 		if tc.runErr != nil {
 			if !errors.Is(err, tc.runErr) {
 				t.Errorf("%s %q: Run error %v, want %v", tc.typ, tc.payload, err, tc.runErr)
@@ -65,7 +65,7 @@ func TestUnknownTypeListsKnownOnes(t *testing.T) {
 func TestSleepStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Builtin()["sleep"].Run(ctx, []byte("10m"))
+	_, err := Builtin()["sleep"].Run(ctx, Input{Payload: []byte("10m")})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run on a cancelled context = %v, want context.Canceled", err)
 	}

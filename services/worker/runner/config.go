@@ -15,7 +15,8 @@ type Config struct {
 	BatchSize   int           // CONVEYOR_BATCH_SIZE, default 10: messages per receive
 	WaitTime    time.Duration // CONVEYOR_WAIT_TIME, default 20s: long-poll wait
 	Visibility  time.Duration // CONVEYOR_VISIBILITY_TIMEOUT, default 30s: set on receive and renewed by the heartbeat
-	Heartbeat   time.Duration // CONVEYOR_HEARTBEAT, default a third of the visibility timeout
+	Heartbeat   time.Duration // CONVEYOR_HEARTBEAT, default a third of the visibility timeout, at most half of it
+	MaxFailures int           // CONVEYOR_MAX_FAILURES, default 3: recorded failed runs before a task is DEAD
 	RetryDelay  time.Duration // CONVEYOR_RETRY_DELAY, default 10s: a failed task's message reappears after this
 	StopBudget  time.Duration // CONVEYOR_STOP_BUDGET, default 25s: in-flight tasks get this long after SIGTERM (ECS stopTimeout 30 s)
 	TaskTimeout time.Duration // CONVEYOR_TASK_TIMEOUT, default 20m: one task's longest run
@@ -36,7 +37,12 @@ func ConfigFromEnv(getenv config.Getenv) (Config, error) {
 		StopBudget:  r.Duration("CONVEYOR_STOP_BUDGET", 25*time.Second, 0, time.Hour),
 		TaskTimeout: r.Duration("CONVEYOR_TASK_TIMEOUT", 20*time.Minute, time.Second, 12*time.Hour),
 		DeleteFlush: r.Duration("CONVEYOR_DELETE_FLUSH", 200*time.Millisecond, time.Millisecond, time.Minute),
+		MaxFailures: r.Int("CONVEYOR_MAX_FAILURES", 3, 1, 100),
 	}
-	c.Heartbeat = r.Duration("CONVEYOR_HEARTBEAT", c.Visibility/3, time.Second, c.Visibility)
+	// The lease and the message's visibility last one visibility timeout
+	// from the last renewal. At most half of it between renewals leaves
+	// room for one slow or failed renewal before a run fences itself; a
+	// heartbeat as long as the timeout lets a second worker in.
+	c.Heartbeat = r.Duration("CONVEYOR_HEARTBEAT", c.Visibility/3, time.Second, c.Visibility/2)
 	return c, r.Err()
 }

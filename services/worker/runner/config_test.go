@@ -26,3 +26,19 @@ func TestConfigRejectsOutOfRangeValues(t *testing.T) {
 		}
 	}
 }
+
+// A heartbeat as long as the visibility timeout let a second worker run a
+// task while the first still did (issue 12, item 4).
+func TestConfigRefusesAHeartbeatThatCannotKeepTheLease(t *testing.T) {
+	for _, hb := range []string{"2s", "1500ms"} {
+		env := map[string]string{"CONVEYOR_TABLE": "tasks", "CONVEYOR_QUEUE_URL": "http://q", "CONVEYOR_VISIBILITY_TIMEOUT": "2s", "CONVEYOR_HEARTBEAT": hb}
+		_, err := ConfigFromEnv(func(k string) string { return env[k] })
+		if err == nil || !strings.Contains(err.Error(), "CONVEYOR_HEARTBEAT") {
+			t.Errorf("heartbeat %s with visibility 2s: error %v, want CONVEYOR_HEARTBEAT refused", hb, err)
+		}
+	}
+	env := map[string]string{"CONVEYOR_TABLE": "tasks", "CONVEYOR_QUEUE_URL": "http://q", "CONVEYOR_VISIBILITY_TIMEOUT": "2s", "CONVEYOR_HEARTBEAT": "1s"}
+	if _, err := ConfigFromEnv(func(k string) string { return env[k] }); err != nil {
+		t.Errorf("heartbeat 1s with visibility 2s: %v, want accepted", err)
+	}
+}
