@@ -271,9 +271,10 @@ module "dlq" {
   log_retention_days                 = var.log_retention_days
   enable_autoscaling                 = var.enable_autoscaling
   environment = {
-    AWS_REGION       = var.region
-    CONVEYOR_TABLE   = module.data.table_name
-    CONVEYOR_DLQ_URL = module.data.dlq_url
+    AWS_REGION         = var.region
+    CONVEYOR_TABLE     = module.data.table_name
+    CONVEYOR_DLQ_URL   = module.data.dlq_url
+    CONVEYOR_QUEUE_URL = module.data.queue_url
   }
   task_role_statements = [
     {
@@ -285,6 +286,18 @@ module "dlq" {
       sid       = "DeadLetterQueue"
       actions   = ["sqs:DeleteMessage", "sqs:ReceiveMessage"]
       resources = [module.data.dlq_arn]
+    },
+    # Deviation (issue 12, policies/conveyor.hcl): re-drive tasks that
+    # reached the DLQ without failing, and queue tasks stranded in ACCEPTED.
+    {
+      sid       = "PendingIndex"
+      actions   = ["dynamodb:Query"]
+      resources = [module.data.pending_index_arn]
+    },
+    {
+      sid       = "TasksQueue"
+      actions   = ["sqs:SendMessage"]
+      resources = [module.data.queue_arn]
     },
   ]
   # 1 → 2 while anything waits in the dead-letter queue; back to 1 after it

@@ -10,15 +10,16 @@ type Call struct {
 	Service   string // AWS service prefix: "dynamodb", "sqs"
 	Operation string // SDK operation name: "PutItem", "DeleteMessageBatch"
 	Action    string // IAM action that authorises it: "dynamodb:PutItem", "sqs:DeleteMessage"
-	Resource  string // "table" (tasks table), "queue" (tasks queue), "dlq" (dead-letter queue)
+	Resource  string // "table" (tasks table), "pending-index" (its sparse index of ACCEPTED tasks), "queue" (tasks queue), "dlq" (dead-letter queue)
 	Why       string // what the service needs it for; deviations from DESIGN.md say so
 }
 
 // Resource kinds a call is made on.
 const (
-	Table = "table"
-	Queue = "queue"
-	DLQ   = "dlq"
+	Table        = "table"
+	PendingIndex = "pending-index"
+	Queue        = "queue"
+	DLQ          = "dlq"
 )
 
 // Services maps a service name (api, worker, dlq) to the calls it makes.
@@ -29,13 +30,13 @@ var Services = map[string][]Call{
 		{Service: "dynamodb", Operation: "GetItem", Action: "dynamodb:GetItem", Resource: Table,
 			Why: "GetTask reads a task with a consistent read"},
 		{Service: "dynamodb", Operation: "UpdateItem", Action: "dynamodb:UpdateItem", Resource: Table,
-			Why: "SubmitTask moves the task ACCEPTED -> QUEUED after SendMessage (conditional)"},
+			Why: "SubmitTask moves the task ACCEPTED -> QUEUED after SendMessage, and takes a lapsed enqueue claim before re-sending (conditional)"},
 		{Service: "sqs", Operation: "SendMessage", Action: "sqs:SendMessage", Resource: Queue,
-			Why: "SubmitTask enqueues the task, and re-enqueues a task stranded in ACCEPTED on retry"},
+			Why: "SubmitTask enqueues the task, and re-enqueues a task stranded in ACCEPTED on retry once its claim lapsed"},
 	},
 	"worker": {
 		{Service: "dynamodb", Operation: "UpdateItem", Action: "dynamodb:UpdateItem", Resource: Table,
-			Why: "conditional, idempotent transitions RUNNING, SUCCEEDED, FAILED"},
+			Why: "the run lease (start, renew, release) and the fenced outcomes SUCCEEDED, FAILED, DEAD (conditional on the owner)"},
 		{Service: "sqs", Operation: "ReceiveMessage", Action: "sqs:ReceiveMessage", Resource: Queue,
 			Why: "long-polls the tasks queue in batches"},
 		{Service: "sqs", Operation: "DeleteMessageBatch", Action: "sqs:DeleteMessage", Resource: Queue,
@@ -47,7 +48,11 @@ var Services = map[string][]Call{
 	},
 	"dlq": {
 		{Service: "dynamodb", Operation: "UpdateItem", Action: "dynamodb:UpdateItem", Resource: Table,
-			Why: "marks the task DEAD with its receive count, keeping the last error"},
+			Why: "counts a re-drive or marks the task DEAD (recorded failures at the limit), and takes a stranded task's enqueue claim"},
+		{Service: "dynamodb", Operation: "Query", Action: "dynamodb:Query", Resource: PendingIndex,
+			Why: "deviation from DESIGN.md (added): lists tasks stranded in ACCEPTED from the sparse pending index, to queue them without the client"},
+		{Service: "sqs", Operation: "SendMessage", Action: "sqs:SendMessage", Resource: Queue,
+			Why: "deviation from DESIGN.md (added): re-drives a dead letter whose task never failed, and queues stranded tasks"},
 		{Service: "sqs", Operation: "ReceiveMessage", Action: "sqs:ReceiveMessage", Resource: DLQ,
 			Why: "long-polls the dead-letter queue, asking for ApproximateReceiveCount"},
 		{Service: "sqs", Operation: "DeleteMessageBatch", Action: "sqs:DeleteMessage", Resource: DLQ,
@@ -68,6 +73,10 @@ type Deviation struct {
 var Deviations = []Deviation{
 	{Service: "worker", Action: "sqs:ChangeMessageVisibility", Added: true,
 		Why: "visibility heartbeat for tasks longer than the visibility timeout, retry delay after a failure, and visibility 0 to hand back unstarted messages on SIGTERM"},
+	{Service: "dlq", Action: "dynamodb:Query", Added: true,
+		Why: "a task left ACCEPTED by a crash, a forced stop or a failed SendMessage is found on the sparse pending index (only unqueued tasks are in it) and queued, instead of waiting for a client retry that may never come"},
+	{Service: "dlq", Action: "sqs:SendMessage", Added: true,
+		Why: "deliveries are not failures: a dead letter whose task has fewer recorded failures than the limit is put back on the tasks queue (re-driven), and recovered stranded tasks are queued"},
 	{Service: "worker", Action: "dynamodb:PutItem", Added: false,
 		Why: "the worker only transitions existing items with conditional UpdateItem; it never creates one"},
 }

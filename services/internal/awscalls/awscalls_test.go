@@ -25,10 +25,10 @@ func TestEveryCallIsWellFormed(t *testing.T) {
 			if !strings.HasPrefix(c.Action, c.Service+":") {
 				t.Errorf("%s: %s: action %q is not in service %q", svc, c.Operation, c.Action, c.Service)
 			}
-			if c.Resource != Table && c.Resource != Queue && c.Resource != DLQ {
-				t.Errorf("%s: %s: resource %q is not table, queue or dlq", svc, c.Operation, c.Resource)
+			if c.Resource != Table && c.Resource != PendingIndex && c.Resource != Queue && c.Resource != DLQ {
+				t.Errorf("%s: %s: resource %q is not table, pending-index, queue or dlq", svc, c.Operation, c.Resource)
 			}
-			if (c.Service == "dynamodb") != (c.Resource == Table) {
+			if (c.Service == "dynamodb") != (c.Resource == Table || c.Resource == PendingIndex) {
 				t.Errorf("%s: %s: %s call on resource %q", svc, c.Operation, c.Service, c.Resource)
 			}
 			if strings.TrimSpace(c.Why) == "" {
@@ -55,8 +55,10 @@ func TestActionsMatchTheContract(t *testing.T) {
 			Queue: {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"},
 		},
 		"dlq": {
-			Table: {"dynamodb:UpdateItem"},
-			DLQ:   {"sqs:ReceiveMessage", "sqs:DeleteMessage"},
+			Table:        {"dynamodb:UpdateItem"},
+			PendingIndex: {"dynamodb:Query"},
+			Queue:        {"sqs:SendMessage"},
+			DLQ:          {"sqs:ReceiveMessage", "sqs:DeleteMessage"},
 		},
 	}
 	for svc, byRes := range want {
