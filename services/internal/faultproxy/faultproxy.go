@@ -16,12 +16,14 @@ package faultproxy
 import (
 	"context"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -224,10 +226,14 @@ func writeError(w http.ResponseWriter, svc string, status int, code, msg string)
 	if svc == "sqs" {
 		prefix = "com.amazonaws.sqs#"
 	}
+	body := fmt.Sprintf(`{"__type":%q,"message":%q}`, prefix+code, msg)
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 	w.Header().Set("X-Amzn-ErrorType", code)
+	// DynamoDB signs every answer with the CRC32 of its body, and the SDK
+	// checks it.
+	w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE([]byte(body))), 10))
 	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"__type":%q,"message":%q}`, prefix+code, msg)
+	_, _ = io.WriteString(w, body)
 }
 
 func hangUp(w http.ResponseWriter) {
