@@ -7,7 +7,7 @@ GO ?= go
 export TF_CLI_CONFIG_FILE := $(CURDIR)/.cache/terraformrc
 TEST_TIMEOUT ?= 75m
 
-.PHONY: help demo demo-services test unit lint bench proto tf-config
+.PHONY: help demo demo-services test unit lint bench proto tf-config chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ lint: tf-config ## vet, gofmt, terraform fmt, a tidy go.mod and no committed bui
 	scripts/no-build-output.sh
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	terraform fmt -check -recursive infra
+
+chaos: ## the services' fault-injection run, long (CHAOS_DURATION=3m); make test runs a short one
+	CONVEYOR_CHAOS_DURATION=$${CHAOS_DURATION:-3m} $(GO) test -count=1 -v -timeout 30m -run TestChaosKeepsEveryPromise ./services/systemtest/
 
 bench: tf-config ## benchmarks with ratios against the peer tools
 	bash bench/run.sh

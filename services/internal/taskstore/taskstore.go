@@ -485,6 +485,10 @@ func encode(t Task) map[string]types.AttributeValue {
 	return item
 }
 
+// Decode reads a task item, for tools and tests that read the table
+// themselves.
+func Decode(item map[string]types.AttributeValue) (Task, error) { return decode(item) }
+
 func decode(item map[string]types.AttributeValue) (Task, error) {
 	var t Task
 	var errs []error
