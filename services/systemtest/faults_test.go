@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -112,5 +113,59 @@ func TestARunThatCannotRenewItsLeaseStopsAndRecordsNothing(t *testing.T) {
 	}
 	if strings.Contains(a.Logs(), `"msg":"task succeeded","service":"worker"`) && strings.Count(a.Logs()+b.Logs(), `"msg":"task succeeded"`) != 1 {
 		t.Errorf("the task was recorded as succeeded more than once")
+	}
+}
+
+// Issue 12 item 3: a task left ACCEPTED (the api died between PutItem and
+// SendMessage) was never queued unless the client retried. The dlq
+// service finds it on the pending index once its claim lapsed and queues
+// it.
+func TestATaskStrandedInAcceptedIsQueuedWithoutTheClient(t *testing.T) {
+	s := newSystem(t, provision.Options{})
+	_, conn := s.api()
+	c := taskv1.NewTaskServiceClient(conn)
+	stranded, _, err := s.store.Create(context.Background(), "stranded-0001", "echo", []byte("found"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.worker()
+	dlq := s.start("dlq", "dlq drainer started", "CONVEYOR_WAIT_TIME=1s", "CONVEYOR_RECOVERY_INTERVAL=300ms")
+	got := waitStatus(t, c, stranded.ID, taskv1.TaskStatus_TASK_STATUS_SUCCEEDED, 30*time.Second)
+	if string(got.Result) != "found" || got.Attempts != 1 {
+		t.Errorf("recovered task = %v, want SUCCEEDED after one run", got)
+	}
+	if n := strings.Count(dlq.Logs(), "recovery: queued a task stranded"); n != 1 {
+		t.Errorf("dlq queued the stranded task %d times, want 1", n)
+	}
+}
+
+// Issue 12 item 2, the deploy case: every SIGTERM that cuts a long task
+// counts a delivery; more cuts than maxReceiveCount used to bury a task
+// that never failed. Now it is re-driven and finishes.
+func TestStopBudgetCutsDoNotKillATask(t *testing.T) {
+	s := newSystem(t, provision.Options{MaxReceiveCount: 2, VisibilityTimeout: 4 * time.Second})
+	_, conn := s.api()
+	c := taskv1.NewTaskServiceClient(conn)
+	s.start("dlq", "dlq drainer started", "CONVEYOR_WAIT_TIME=1s", "CONVEYOR_VISIBILITY_TIMEOUT=4s")
+	task := submit(t, c, "long-deploys-0001", "sleep", "4s")
+	for cut := 1; cut <= 3; cut++ {
+		w := s.worker("CONVEYOR_STOP_BUDGET=200ms", "CONVEYOR_VISIBILITY_TIMEOUT=4s", "CONVEYOR_HEARTBEAT=1s")
+		if _, err := w.WaitLog(30*time.Second, `"msg":"task started"`, task.TaskId); err != nil {
+			t.Fatalf("cut %d: %v", cut, err)
+		}
+		if err := w.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if code, err := w.Wait(15 * time.Second); err != nil || code != 0 {
+			t.Fatalf("cut %d: worker exit %d, %v", cut, code, err)
+		}
+		if !strings.Contains(w.Logs(), "task interrupted by shutdown") {
+			t.Fatalf("cut %d: the worker did not interrupt the task", cut)
+		}
+	}
+	s.worker("CONVEYOR_VISIBILITY_TIMEOUT=4s", "CONVEYOR_HEARTBEAT=1s")
+	got := waitStatus(t, c, task.TaskId, taskv1.TaskStatus_TASK_STATUS_SUCCEEDED, 60*time.Second)
+	if got.FailedRuns != 0 || got.Attempts != 4 {
+		t.Errorf("task = %v, want SUCCEEDED on its 4th run with no failed runs", got)
 	}
 }
