@@ -149,7 +149,7 @@ func TestStopBudgetCutsDoNotKillATask(t *testing.T) {
 	s.start("dlq", "dlq drainer started", "CONVEYOR_WAIT_TIME=1s", "CONVEYOR_VISIBILITY_TIMEOUT=4s")
 	task := submit(t, c, "long-deploys-0001", "sleep", "4s")
 	for cut := 1; cut <= 3; cut++ {
-		w := s.worker("CONVEYOR_STOP_BUDGET=200ms", "CONVEYOR_VISIBILITY_TIMEOUT=4s", "CONVEYOR_HEARTBEAT=1s")
+		w := s.worker("CONVEYOR_STOP_BUDGET=200ms", "CONVEYOR_TASK_TIMEOUT=1m", "CONVEYOR_VISIBILITY_TIMEOUT=4s", "CONVEYOR_HEARTBEAT=1s")
 		if _, err := w.WaitLog(30*time.Second, `"msg":"task started"`, task.TaskId); err != nil {
 			t.Fatalf("cut %d: %v", cut, err)
 		}

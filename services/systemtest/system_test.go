@@ -466,7 +466,7 @@ func TestWorkerStopBudgetHandsBackATaskThatRunsTooLong(t *testing.T) {
 	c := taskv1.NewTaskServiceClient(conn)
 	task := submit(t, c, "overlong-sleep-0", "sleep", "8s")
 
-	first := s.worker("CONVEYOR_STOP_BUDGET=1s")
+	first := s.worker("CONVEYOR_STOP_BUDGET=1s", "CONVEYOR_TASK_TIMEOUT=1m")
 	if _, err := first.WaitLog(20*time.Second, `"msg":"task started"`, task.TaskId); err != nil {
 		t.Fatal(err)
 	}

@@ -38,9 +38,10 @@ type Input struct {
 // Registry maps type names to types.
 type Registry map[string]Type
 
-// MaxSleep bounds the sleep task, so a single task cannot hold a worker
-// slot for ever.
-const MaxSleep = 15 * time.Minute
+// MaxSleep bounds the sleep task: it fits production's worker stop budget
+// (110 s), so a deploy lets a running sleep finish (docs/architecture.md,
+// "Long tasks and deploys").
+const MaxSleep = 100 * time.Second
 
 // MaxHashRounds bounds the hash task's CPU use.
 const MaxHashRounds = 10_000_000

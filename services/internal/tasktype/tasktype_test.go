@@ -23,6 +23,7 @@ func TestBuiltinTypesRunAndValidate(t *testing.T) {
 		{typ: "sleep", payload: "10ms", want: "slept 10ms"},
 		{typ: "sleep", payload: "soon", invalid: "not a duration"},
 		{typ: "sleep", payload: "1h", invalid: "outside"},
+		{typ: "sleep", payload: "101s", invalid: "outside"},
 		{typ: "fail", payload: "boom", runErr: ErrFail},
 		{typ: "hash", payload: "2:abc", want: hex.EncodeToString(twice[:])},
 		{typ: "hash", payload: "x", invalid: "N rounds"},
@@ -65,7 +66,7 @@ func TestUnknownTypeListsKnownOnes(t *testing.T) {
 func TestSleepStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Builtin()["sleep"].Run(ctx, Input{Payload: []byte("10m")})
+	_, err := Builtin()["sleep"].Run(ctx, Input{Payload: []byte("90s")})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run on a cancelled context = %v, want context.Canceled", err)
 	}

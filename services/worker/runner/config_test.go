@@ -42,3 +42,18 @@ func TestConfigRefusesAHeartbeatThatCannotKeepTheLease(t *testing.T) {
 		t.Errorf("heartbeat 1s with visibility 2s: %v, want accepted", err)
 	}
 }
+
+// Tasks fit the stop budget unless the operator says otherwise: a deploy
+// then lets a running task finish instead of cutting it.
+func TestTaskTimeoutDefaultsToTheStopBudget(t *testing.T) {
+	env := map[string]string{"CONVEYOR_TABLE": "tasks", "CONVEYOR_QUEUE_URL": "http://q", "CONVEYOR_STOP_BUDGET": "110s"}
+	c, err := ConfigFromEnv(func(k string) string { return env[k] })
+	if err != nil || c.TaskTimeout != 110*time.Second || !c.TaskFitsStopBudget() {
+		t.Errorf("config %+v, %v: want a 110s task timeout that fits the stop budget", c, err)
+	}
+	env["CONVEYOR_TASK_TIMEOUT"] = "20m"
+	c, err = ConfigFromEnv(func(k string) string { return env[k] })
+	if err != nil || c.TaskFitsStopBudget() {
+		t.Errorf("config %+v, %v: a 20m timeout with a 110s budget must be reported as not fitting", c, err)
+	}
+}

@@ -101,7 +101,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	budgetSpent := make(chan struct{})
 	context.AfterFunc(ctx, func() { time.AfterFunc(w.cfg.StopBudget, func() { close(budgetSpent) }) })
 
-	w.log.Info("worker started", "queue", w.queue.URL(), "concurrency", w.cfg.Concurrency, "batch", w.cfg.BatchSize, "worker_id", w.id)
+	if !w.cfg.TaskFitsStopBudget() {
+		w.log.Warn("CONVEYOR_TASK_TIMEOUT is longer than CONVEYOR_STOP_BUDGET: a task running when a deploy stops this worker is cut and runs again elsewhere", "task_timeout", w.cfg.TaskTimeout.String(), "stop_budget", w.cfg.StopBudget.String())
+	}
+	w.log.Info("worker started", "queue", w.queue.URL(), "concurrency", w.cfg.Concurrency, "batch", w.cfg.BatchSize, "worker_id", w.id, "task_timeout", w.cfg.TaskTimeout.String())
 	w.receive(ctx, slots, func(m queue.Message) {
 		running.Go(func() {
 			defer func() { <-slots }()
