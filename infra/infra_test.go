@@ -60,6 +60,8 @@ var taskRoleGrants = map[string][]grant{
 	"dlq": {
 		{"dynamodb:UpdateItem", "table"},
 		{"sqs:ReceiveMessage", "dlq"}, {"sqs:DeleteMessage", "dlq"},
+		// issue 12: recovery of stranded tasks and re-drive (services/internal/awscalls)
+		{"dynamodb:Query", "pending-index"}, {"sqs:SendMessage", "queue"},
 	},
 }
 
@@ -147,6 +149,7 @@ func TestLocalEnvironmentAppliesToMoto(t *testing.T) {
 		"queue": w.queueARN(queueURL),
 		"dlq":   w.queueARN(dlqURL),
 	}
+	arns["pending-index"] = arns["table"] + "/index/pending"
 	t.Run("task roles", func(t *testing.T) { w.t = t; w.checkTaskRoles(arns) })
 	t.Run("deploy role", func(t *testing.T) { w.t = t; w.checkDeployRole() })
 	t.Run("ecr", func(t *testing.T) { w.t = t; w.checkRepositories() })
