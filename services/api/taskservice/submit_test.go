@@ -190,3 +190,23 @@ func deleteTable(t *testing.T, r rig, table string) {
 		t.Fatal(err)
 	}
 }
+
+// Issue 12 item 6: an abandoned submit used to run on for up to 10 s. Now
+// the api's backend calls end when the client's deadline does.
+func TestAnAbandonedSubmitStopsWithItsClient(t *testing.T) {
+	r := start(t, true)
+	r.stack.Proxy.SetPlan(faultproxy.Plan{Rate: 1, Kinds: []faultproxy.Kind{faultproxy.Latency}, Latency: 5 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := r.client.SubmitTask(ctx, &taskv1.SubmitTaskRequest{IdempotencyKey: "order-8001", Type: "echo"})
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("submit with a 50 ms deadline through 0-5 s of latency = %v, want DeadlineExceeded", err)
+	}
+	for !strings.Contains(r.logs.String(), `"idempotency_key":"order-8001"`) {
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("the api was still working on the abandoned submit after 2 s; log:\n%s", r.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
