@@ -447,14 +447,17 @@ func TestAPISIGTERMDuringSubmitsLosesNothing(t *testing.T) {
 func TestHeartbeatKeepsALongTaskFromASecondWorker(t *testing.T) {
 	s := newSystem(t, provision.Options{})
 	_, conn := s.api()
-	tuning := []string{"CONVEYOR_VISIBILITY_TIMEOUT=2s", "CONVEYOR_HEARTBEAT=1s"}
+	// 3 s, not 2 s: a run that cannot renew its lease for three quarters
+	// of it stops itself (TestARunThatCannotRenewItsLeaseStopsAndRecordsNothing),
+	// and on a loaded machine a renewal can take half a second.
+	tuning := []string{"CONVEYOR_VISIBILITY_TIMEOUT=3s", "CONVEYOR_HEARTBEAT=1s"}
 	a, b := s.worker(tuning...), s.worker(tuning...)
 	c := taskv1.NewTaskServiceClient(conn)
-	task := submit(t, c, "long-sleep-0001", "sleep", "6s")
+	task := submit(t, c, "long-sleep-0001", "sleep", "7s")
 	got := waitStatus(t, c, task.TaskId, taskv1.TaskStatus_TASK_STATUS_SUCCEEDED, 30*time.Second)
 	starts := strings.Count(a.Logs(), `"msg":"task started"`) + strings.Count(b.Logs(), `"msg":"task started"`)
 	if starts != 1 || got.Attempts != 1 {
-		t.Errorf("a 6 s task under a 2 s visibility timeout started %d times (attempts %d), want once", starts, got.Attempts)
+		t.Errorf("a 7 s task under a 3 s visibility timeout started %d times (attempts %d), want once", starts, got.Attempts)
 	}
 }
 

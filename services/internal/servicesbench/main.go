@@ -385,6 +385,7 @@ func workerConsumer(e *env, conc int) func(context.Context) <-chan error {
 			Table: e.world.Table, QueueURL: e.world.QueueURL, Concurrency: conc, BatchSize: queue.MaxBatch,
 			WaitTime: time.Second, Visibility: 30 * time.Second, Heartbeat: 10 * time.Second,
 			RetryDelay: time.Second, StopBudget: 10 * time.Second, TaskTimeout: time.Minute, DeleteFlush: 100 * time.Millisecond,
+			MaxFailures: 3,
 		}
 		var lw io.Writer = io.Discard
 		if os.Getenv("BENCH_WORKER_LOG") != "" {

@@ -196,7 +196,7 @@ func (s *Store) ClaimEnqueue(ctx context.Context, id string, claimFor time.Durat
 	now := s.now()
 	return s.update(ctx, id, "take the enqueue claim", update{
 		set:  map[string]types.AttributeValue{ClaimAttr: ms(now.Add(claimFor))},
-		cond: "#status = :accepted AND #claim_until < :now_ms",
+		cond: "#status = :accepted AND (attribute_not_exists(#claim_until) OR #claim_until < :now_ms)",
 		vals: map[string]types.AttributeValue{":accepted": str(string(Accepted)), ":now_ms": ms(now)},
 	}, true)
 }

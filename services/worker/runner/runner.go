@@ -129,15 +129,29 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
-// receive starts a run for each message until ctx ends. It asks for no
-// more messages than it has free slots, so nothing it receives waits
-// behind a running task while other workers idle; it hands back what it
-// still holds when ctx ends.
+// maxPolls bounds the receive calls in flight at once.
+const maxPolls = 4
+
+// receive starts a run for each message until ctx ends. A receive asks
+// for no more messages than there are free slots, so nothing received
+// waits behind a running task while other workers idle. To keep small
+// receives from serialising on their round trips, up to maxPolls run at
+// once, each holding the slots it asked for. What arrives after ctx ended
+// is handed back. receive returns when no poll is in flight.
 func (w *Worker) receive(ctx context.Context, slots chan struct{}, start func(queue.Message)) {
+	var polls sync.WaitGroup
+	defer polls.Wait()
+	tokens := make(chan struct{}, min(w.cfg.Concurrency, maxPolls))
 	for ctx.Err() == nil {
+		select {
+		case tokens <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
+			<-tokens
 			return
 		}
 		free := 1
@@ -150,29 +164,35 @@ func (w *Worker) receive(ctx context.Context, slots chan struct{}, start func(qu
 				break more
 			}
 		}
-		msgs, ok := w.queue.ReceiveRetrying(ctx, free, w.cfg.WaitTime, w.cfg.Visibility, func(err error, retryIn time.Duration) {
-			w.log.Error("receive failed; retrying", "queue", w.queue.URL(), "err", err, "retry_in", retryIn.String())
+		polls.Go(func() {
+			defer func() { <-tokens }()
+			w.poll(ctx, slots, free, start)
 		})
-		for range free - len(msgs) {
+	}
+}
+
+// poll receives up to free messages, holding free slots, and starts them.
+func (w *Worker) poll(ctx context.Context, slots chan struct{}, free int, start func(queue.Message)) {
+	msgs, ok := w.queue.ReceiveRetrying(ctx, free, w.cfg.WaitTime, w.cfg.Visibility, func(err error, retryIn time.Duration) {
+		w.log.Error("receive failed; retrying", "queue", w.queue.URL(), "err", err, "retry_in", retryIn.String())
+	})
+	for range free - len(msgs) {
+		<-slots
+	}
+	if !ok || len(msgs) == 0 {
+		return
+	}
+	w.track(msgs)
+	if ctx.Err() != nil {
+		// Received after shutdown began: hand back at once.
+		w.handBack(msgs)
+		for range msgs {
 			<-slots
 		}
-		if !ok {
-			return
-		}
-		w.track(msgs)
-		if ctx.Err() != nil {
-			// Received after shutdown began: hand back at once.
-			if len(msgs) > 0 {
-				w.handBack(msgs)
-			}
-			for range msgs {
-				<-slots
-			}
-			return
-		}
-		for _, m := range msgs {
-			start(m)
-		}
+		return
+	}
+	for _, m := range msgs {
+		start(m)
 	}
 }
 
