@@ -56,8 +56,9 @@ func TestConcurrentSubmitsOfOneKeySendOneMessage(t *testing.T) {
 }
 
 // A repeat while the first call may still be between PutItem and
-// SendMessage must not send a second message; once the first call's claim
-// lapsed, a repeat sends it.
+// SendMessage must not send a second message: it waits for the claimant
+// (here one that never finishes) as long as its own bound, then returns the
+// task ACCEPTED.
 func TestRepeatDuringTheFirstSubmitDoesNotSendTwice(t *testing.T) {
 	r := start(t, true)
 	ctx := context.Background()
@@ -208,5 +209,30 @@ func TestAnAbandonedSubmitStopsWithItsClient(t *testing.T) {
 			t.Fatalf("the api was still working on the abandoned submit after 2 s; log:\n%s", r.logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Issue 12 item 1: a plain client retry after a 2-10 ms deadline left a
+// duplicate message for 5 of 9 keys. Now every key ends with one message,
+// and the retry returns the task queued: the abandoned call gave its claim
+// up, or the retry waited for it.
+func TestARetryAfterAShortDeadlineQueuesOnce(t *testing.T) {
+	r := start(t, true)
+	const keys = 9
+	for k := range keys {
+		req := &taskv1.SubmitTaskRequest{IdempotencyKey: fmt.Sprintf("short-deadline-%04d", k), Type: "echo", Payload: []byte("x")}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(2+k)*time.Millisecond)
+		_, _ = r.client.SubmitTask(ctx, req)
+		cancel()
+		resp, err := r.client.SubmitTask(context.Background(), req)
+		if err != nil {
+			t.Fatalf("retry of %s: %v", req.IdempotencyKey, err)
+		}
+		if resp.Task.Status != taskv1.TaskStatus_TASK_STATUS_QUEUED {
+			t.Errorf("retry of %s = %v, want QUEUED", req.IdempotencyKey, resp.Task.Status)
+		}
+	}
+	if n := drain(t, r.queue); n != keys {
+		t.Errorf("queue holds %d messages for %d keys, want %d", n, keys, keys)
 	}
 }

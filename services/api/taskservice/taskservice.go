@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/aws/smithy-go"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -57,20 +58,30 @@ const retrySameKey = "retry with the same idempotency key"
 // SubmitTask stores the task (conditional PutItem on the idempotency key,
 // holding the enqueue claim), sends its message and marks it QUEUED. The
 // same key with the same request returns the existing task; if it is still
-// ACCEPTED, it is sent again only when its claim has lapsed (the first call
-// died or gave up), so concurrent and retried submits send one message.
+// ACCEPTED, this call waits for the claimant to queue it, and sends it
+// itself only once the claim was released or lapsed (the first call failed,
+// its client went away, or its api died), so concurrent and retried submits
+// send one message.
 // The same key with a different request is ALREADY_EXISTS; the key of a
 // DEAD task is FAILED_PRECONDITION.
 func (s *Server) SubmitTask(ctx context.Context, req *taskv1.SubmitTaskRequest) (*taskv1.SubmitTaskResponse, error) {
 	if err := s.validate(req); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, SubmitBound)
+	// Until the task is stored the call follows its client: work whose
+	// client has gone stops. From the send on it does not: a send cut off
+	// half way may have happened, and only a finished one says whether
+	// the claim can be given up. Both stay inside SubmitBound.
+	deadline := time.Now().Add(SubmitBound)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
+	sendCtx, cancelSend := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	defer cancelSend()
 	log := s.log.With("idempotency_key", req.IdempotencyKey, "task_id", taskstore.TaskID(req.IdempotencyKey))
 
 	t, created, err := s.store.Create(ctx, req.IdempotencyKey, req.Type, req.Payload, SubmitBound)
 	if err != nil {
+		s.releaseClaim(log, t)
 		return nil, backendStatus(log, err, "could not store the task", retrySameKey)
 	}
 	if !created {
@@ -87,24 +98,24 @@ func (s *Server) SubmitTask(ctx context.Context, req *taskv1.SubmitTaskRequest) 
 		if t.Status != taskstore.Accepted {
 			return &taskv1.SubmitTaskResponse{Task: toProto(t), Deduplicated: true}, nil
 		}
-		// ACCEPTED: an earlier call stored the task. Send only if its
-		// claim lapsed, so a call still between PutItem and SendMessage
-		// is not doubled.
-		claimed, err := s.store.ClaimEnqueue(ctx, t.ID, SubmitBound)
-		var te *taskstore.TransitionError
-		if errors.As(err, &te) {
-			return &taskv1.SubmitTaskResponse{Task: toProto(te.Task), Deduplicated: true}, nil
-		}
+		claimed, done, err := s.awaitClaim(ctx, t)
 		if err != nil {
 			return nil, backendStatus(log, err, "could not claim the stored task for enqueueing", retrySameKey)
 		}
-		log.Warn("submit: re-enqueueing a task left ACCEPTED by an earlier call")
+		if done != nil {
+			return &taskv1.SubmitTaskResponse{Task: toProto(*done), Deduplicated: true}, nil
+		}
+		log.Warn("submit: enqueueing a task an earlier call stored but did not queue")
 		t = claimed
 	}
-	if err := s.queue.Send(ctx, queue.Body{TaskID: t.ID, Type: t.Type, Payload: t.Payload}); err != nil {
+	if err := s.queue.Send(sendCtx, queue.Body{TaskID: t.ID, Type: t.Type, Payload: t.Payload}); err != nil {
+		if answered(err) {
+			// SQS answered with an error: nothing was sent.
+			s.releaseClaim(log, t)
+		}
 		return nil, backendStatus(log, err, "task "+t.ID+" is stored but not queued", retrySameKey+" (or wait: it is queued by recovery)")
 	}
-	if err := s.store.MarkQueued(ctx, t.ID); err != nil {
+	if err := s.store.MarkQueued(sendCtx, t.ID); err != nil {
 		// The message is out, so the task will run; the status only
 		// lags, and a worker moves it on from ACCEPTED.
 		log.Warn("submit: task enqueued but not marked QUEUED", "err", err)
@@ -112,6 +123,59 @@ func (s *Server) SubmitTask(ctx context.Context, req *taskv1.SubmitTaskRequest) 
 		t.Status = taskstore.Queued
 	}
 	return &taskv1.SubmitTaskResponse{Task: toProto(t), Deduplicated: !created}, nil
+}
+
+// awaitClaim takes the enqueue claim of an ACCEPTED task (then claimed is
+// the task and done nil), or waits while another call holds it until that
+// call queued the task (done is the task as stored) or gave the claim up.
+// The failed claim attempts read the item, so waiting needs no GetItem.
+// When ctx ends first, done is the task as last seen: stored, and queued
+// by its claimant or by recovery.
+func (s *Server) awaitClaim(ctx context.Context, t taskstore.Task) (claimed taskstore.Task, done *taskstore.Task, err error) {
+	backoff := 10 * time.Millisecond
+	for {
+		claimed, err := s.store.ClaimEnqueue(ctx, t.ID, SubmitBound)
+		var te *taskstore.TransitionError
+		switch {
+		case err == nil:
+			return claimed, nil, nil
+		case !errors.As(err, &te):
+			if ctx.Err() != nil {
+				return taskstore.Task{}, &t, nil
+			}
+			return taskstore.Task{}, nil, err
+		case te.Task.Status != taskstore.Accepted:
+			return taskstore.Task{}, &te.Task, nil
+		}
+		t = te.Task
+		select {
+		case <-ctx.Done():
+			return taskstore.Task{}, &t, nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 200*time.Millisecond)
+	}
+}
+
+// answered reports whether err is an error answer from the service, as
+// opposed to a call whose fate is unknown (cut off, timed out, dropped).
+func answered(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+}
+
+// releaseClaim gives up this call's enqueue claim after a failure, so the
+// client's retry sends at once. It runs detached from the caller, bounded
+// by a second: the caller may be gone, which is often why it failed.
+func (s *Server) releaseClaim(log *slog.Logger, t taskstore.Task) {
+	if t.ID == "" || t.ClaimUntil.IsZero() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := s.store.ReleaseClaim(ctx, t.ID, t.ClaimUntil); err != nil {
+		log.Warn("submit: could not release the enqueue claim; it lapses by itself", "claim_until", t.ClaimUntil, "err", err)
+	}
 }
 
 // GetTask reads a task.

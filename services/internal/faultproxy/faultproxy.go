@@ -50,7 +50,7 @@ const (
 type Plan struct {
 	Rate     float64       // chance that a call gets a fault, 0..1
 	Kinds    []Kind        // the faults drawn from, evenly
-	Latency  time.Duration // for Latency: the added delay (uniform in 0..Latency)
+	Latency  time.Duration // for Latency: the added delay (uniform in Latency/2..Latency)
 	Services []string      // "dynamodb", "sqs"; empty: both
 	Outage   bool          // every call of Services fails (503); overrides Rate
 }
@@ -163,7 +163,7 @@ func (p *Proxy) draw(svc string) (Kind, time.Duration) {
 	p.counts[k]++
 	var d time.Duration
 	if k == Latency && pl.Latency > 0 {
-		d = time.Duration(p.rng.Int64N(int64(pl.Latency)))
+		d = pl.Latency/2 + time.Duration(p.rng.Int64N(int64(pl.Latency/2)+1))
 	}
 	return k, d
 }

@@ -163,7 +163,9 @@ func (s *Store) Create(ctx context.Context, key, typ string, payload []byte, cla
 		return old, false, nil
 	}
 	if err != nil {
-		return Task{}, false, fmt.Errorf("put task %s in table %s: %w", t.ID, s.table, err)
+		// The item it tried to write: the call may have happened, and the
+		// caller may release the claim it would hold (ReleaseClaim).
+		return t, false, fmt.Errorf("put task %s in table %s: %w", t.ID, s.table, err)
 	}
 	return t, true, nil
 }
@@ -199,6 +201,24 @@ func (s *Store) ClaimEnqueue(ctx context.Context, id string, claimFor time.Durat
 		cond: "#status = :accepted AND (attribute_not_exists(#claim_until) OR #claim_until < :now_ms)",
 		vals: map[string]types.AttributeValue{":accepted": str(string(Accepted)), ":now_ms": ms(now)},
 	}, true)
+}
+
+// ReleaseClaim gives up an enqueue claim that expires at until (the
+// ClaimUntil of the task Create or ClaimEnqueue returned) without sending,
+// so the next submit of the key, or recovery, sends at once instead of
+// waiting for the claim to lapse. A claim already taken over, or a task
+// already queued, is left alone.
+func (s *Store) ReleaseClaim(ctx context.Context, id string, until time.Time) error {
+	_, err := s.update(ctx, id, "release the enqueue claim", update{
+		set:  map[string]types.AttributeValue{ClaimAttr: num(0)},
+		cond: "#status = :accepted AND #claim_until = :mine",
+		vals: map[string]types.AttributeValue{":accepted": str(string(Accepted)), ":mine": ms(until)},
+	}, false)
+	var te *TransitionError
+	if errors.As(err, &te) || errors.Is(err, ErrNotFound) {
+		return nil // not ours any more, or never written
+	}
+	return err
 }
 
 // MarkQueued moves ACCEPTED -> QUEUED once the task's message is sent and
