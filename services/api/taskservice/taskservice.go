@@ -26,13 +26,17 @@ import (
 // MaxPayload bounds a task's payload.
 const MaxPayload = 64 << 10
 
-// SubmitBound bounds the store-then-enqueue sequence of one submit, and is
-// how long its enqueue claim lasts: until then a repeated submit of the
-// same key leaves the sending to the first call; after it, a retry or the
-// recovery of stranded tasks (dlq service) takes the claim and sends. The
-// sequence runs on the caller's context, so work whose client has gone is
-// cancelled; what it leaves ACCEPTED is picked up after SubmitBound.
-const SubmitBound = 5 * time.Second
+// EnqueueClaim is how long a submit holds a task's enqueue claim, and
+// bounds its store-then-enqueue sequence: until the claim lapses, a
+// repeated submit of the key waits for the holder to queue the task; after
+// it, a repeat or the recovery of stranded tasks (dlq service) takes the
+// claim and sends. The holder's calls end before its claim does, so two
+// claimants never both send.
+const EnqueueClaim = 3 * time.Second
+
+// SubmitBound bounds one SubmitTask call: long enough for a repeat to
+// outwait a claim taken just before it.
+const SubmitBound = 2 * EnqueueClaim
 
 var (
 	keyPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
@@ -71,15 +75,15 @@ func (s *Server) SubmitTask(ctx context.Context, req *taskv1.SubmitTaskRequest) 
 	// Until the task is stored the call follows its client: work whose
 	// client has gone stops. From the send on it does not: a send cut off
 	// half way may have happened, and only a finished one says whether
-	// the claim can be given up. Both stay inside SubmitBound.
-	deadline := time.Now().Add(SubmitBound)
-	ctx, cancel := context.WithDeadline(ctx, deadline)
+	// the claim can be given up. Both end before the claim does.
+	ctx, cancel := context.WithTimeout(ctx, SubmitBound)
 	defer cancel()
-	sendCtx, cancelSend := context.WithDeadline(context.WithoutCancel(ctx), deadline)
-	defer cancelSend()
+	claimEnds := time.Now().Add(EnqueueClaim)
+	createCtx, cancelCreate := context.WithDeadline(ctx, claimEnds)
+	defer cancelCreate()
 	log := s.log.With("idempotency_key", req.IdempotencyKey, "task_id", taskstore.TaskID(req.IdempotencyKey))
 
-	t, created, err := s.store.Create(ctx, req.IdempotencyKey, req.Type, req.Payload, SubmitBound)
+	t, created, err := s.store.Create(createCtx, req.IdempotencyKey, req.Type, req.Payload, EnqueueClaim)
 	if err != nil {
 		s.releaseClaim(log, t)
 		return nil, backendStatus(log, err, "could not store the task", retrySameKey)
@@ -98,7 +102,9 @@ func (s *Server) SubmitTask(ctx context.Context, req *taskv1.SubmitTaskRequest) 
 		if t.Status != taskstore.Accepted {
 			return &taskv1.SubmitTaskResponse{Task: toProto(t), Deduplicated: true}, nil
 		}
-		claimed, done, err := s.awaitClaim(ctx, t)
+		var claimed taskstore.Task
+		var done *taskstore.Task
+		claimed, done, claimEnds, err = s.awaitClaim(ctx, t)
 		if err != nil {
 			return nil, backendStatus(log, err, "could not claim the stored task for enqueueing", retrySameKey)
 		}
@@ -108,6 +114,8 @@ func (s *Server) SubmitTask(ctx context.Context, req *taskv1.SubmitTaskRequest) 
 		log.Warn("submit: enqueueing a task an earlier call stored but did not queue")
 		t = claimed
 	}
+	sendCtx, cancelSend := context.WithDeadline(context.WithoutCancel(ctx), claimEnds)
+	defer cancelSend()
 	if err := s.queue.Send(sendCtx, queue.Body{TaskID: t.ID, Type: t.Type, Payload: t.Payload}); err != nil {
 		if answered(err) {
 			// SQS answered with an error: nothing was sent.
@@ -131,26 +139,27 @@ func (s *Server) SubmitTask(ctx context.Context, req *taskv1.SubmitTaskRequest) 
 // The failed claim attempts read the item, so waiting needs no GetItem.
 // When ctx ends first, done is the task as last seen: stored, and queued
 // by its claimant or by recovery.
-func (s *Server) awaitClaim(ctx context.Context, t taskstore.Task) (claimed taskstore.Task, done *taskstore.Task, err error) {
+func (s *Server) awaitClaim(ctx context.Context, t taskstore.Task) (claimed taskstore.Task, done *taskstore.Task, claimEnds time.Time, err error) {
 	backoff := 10 * time.Millisecond
 	for {
-		claimed, err := s.store.ClaimEnqueue(ctx, t.ID, SubmitBound)
+		start := time.Now()
+		claimed, err := s.store.ClaimEnqueue(ctx, t.ID, EnqueueClaim)
 		var te *taskstore.TransitionError
 		switch {
 		case err == nil:
-			return claimed, nil, nil
+			return claimed, nil, start.Add(EnqueueClaim), nil
 		case !errors.As(err, &te):
 			if ctx.Err() != nil {
-				return taskstore.Task{}, &t, nil
+				return taskstore.Task{}, &t, time.Time{}, nil
 			}
-			return taskstore.Task{}, nil, err
+			return taskstore.Task{}, nil, time.Time{}, err
 		case te.Task.Status != taskstore.Accepted:
-			return taskstore.Task{}, &te.Task, nil
+			return taskstore.Task{}, &te.Task, time.Time{}, nil
 		}
 		t = te.Task
 		select {
 		case <-ctx.Done():
-			return taskstore.Task{}, &t, nil
+			return taskstore.Task{}, &t, time.Time{}, nil
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 200*time.Millisecond)

@@ -113,7 +113,7 @@ func run(ctx context.Context, submits, tasks, conc, rounds int) error {
 
 	// Submit: raw calls vs the api, alternating so moto's drift hits both.
 	raw := func(ctx context.Context, key string) error {
-		t, _, err := e.store.Create(ctx, key, "echo", []byte("bench"), taskservice.SubmitBound)
+		t, _, err := e.store.Create(ctx, key, "echo", []byte("bench"), taskservice.EnqueueClaim)
 		if err != nil {
 			return err
 		}
@@ -226,7 +226,7 @@ func load(ctx context.Context, name string, n, conc int, op func(context.Context
 // preload puts n echo tasks on the queue, as the api would (not timed).
 func preload(ctx context.Context, e *env, prefix string, n, conc int) error {
 	_, err := load(ctx, prefix, n, conc, func(ctx context.Context, key string) error {
-		t, _, err := e.store.Create(ctx, key, "echo", []byte("bench"), taskservice.SubmitBound)
+		t, _, err := e.store.Create(ctx, key, "echo", []byte("bench"), taskservice.EnqueueClaim)
 		if err != nil {
 			return err
 		}
