@@ -166,7 +166,8 @@ func TestChaosKeepsEveryPromise(t *testing.T) {
 	)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	const keyPool = 150
+	// New keys keep coming in a long run: ten per second of it.
+	keyPool := max(150, 10*int(duration/time.Second))
 	for g := range 6 {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(seed, uint64(g)))
