@@ -80,8 +80,12 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// Run consumes until ctx ends, then shuts down gracefully and returns nil.
+// Run consumes until ctx ends, then shuts down gracefully and returns nil;
+// it refuses a configuration that ConfigFromEnv would not produce.
 func (w *Worker) Run(ctx context.Context) error {
+	if w.cfg.MaxFailures < 1 || w.cfg.Concurrency < 1 || w.cfg.BatchSize < 1 || w.cfg.Heartbeat <= 0 || w.cfg.Heartbeat > w.cfg.Visibility/2 {
+		return fmt.Errorf("worker configuration %+v: MaxFailures, Concurrency and BatchSize must be at least 1 and Heartbeat at most half the visibility timeout; build it with ConfigFromEnv", w.cfg)
+	}
 	// Tasks run on their own context: SIGTERM stops receiving, not running.
 	// It is cancelled only when the stop budget runs out.
 	taskCtx, cancelTasks := context.WithCancelCause(context.WithoutCancel(ctx))
