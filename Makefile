@@ -11,7 +11,7 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/.cache/terraformrc
 export PATH := $(PATH):$(CURDIR)/.cache/bin:$(CURDIR)/.cache/moto/bin
 TEST_TIMEOUT ?= 75m
 
-.PHONY: help demo demo-services test unit lint bench proto tools tf-config
+.PHONY: help demo demo-services test unit lint bench proto tools tf-config chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ lint: tools ## vet, gofmt, terraform fmt, a tidy go.mod and no committed build o
 	scripts/no-build-output.sh
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	terraform fmt -check -recursive infra
+
+chaos: ## the services' fault-injection run, long (CHAOS_DURATION=3m); make test runs a short one
+	CONVEYOR_CHAOS_DURATION=$${CHAOS_DURATION:-3m} $(GO) test -count=1 -v -timeout 30m -run TestChaosKeepsEveryPromise ./services/systemtest/
 
 bench: tools ## benchmarks with ratios against the peer tools
 	bash bench/run.sh

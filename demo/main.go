@@ -174,7 +174,7 @@ func (d *demo) submitAndWatch(ctx context.Context) error {
 			ids = append(ids, id)
 		}
 	}
-	step("watching %d tasks until each is SUCCEEDED or DEAD (the fail task goes to the DLQ after 2 attempts)", len(ids))
+	step("watching %d tasks until each is SUCCEEDED or DEAD (the fail task is DEAD after 3 failed runs: its message reaches the DLQ after 2 deliveries and the dlq service re-drives it, because deliveries are not failures)", len(ids))
 	cmd := exec.CommandContext(ctx, d.bins["taskctl"], append([]string{"--addr", d.api, "watch"}, ids...)...)
 	cmd.Stdout, cmd.Stderr = prefixed{}, os.Stderr
 	err := cmd.Run()

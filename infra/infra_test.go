@@ -152,6 +152,7 @@ func TestLocalEnvironmentAppliesToMoto(t *testing.T) {
 		"queue": w.queueARN(queueURL),
 		"dlq":   w.queueARN(dlqURL),
 	}
+	arns["pending-index"] = arns["table"] + "/index/pending"
 	t.Run("task roles", func(t *testing.T) { w.t = t; w.checkTaskRoles(arns) })
 	t.Run("deploy role", func(t *testing.T) { w.t = t; w.checkDeployRole() })
 	t.Run("ecr", func(t *testing.T) { w.t = t; w.checkRepositories() })

@@ -46,6 +46,19 @@ role "module.service[\"dlq\"].aws_iam_role.task" {
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage"]
     resources = [module.data.dlq_arn]
   }
+  # Deviations from the design's role table (issue 12): a dead letter whose task never
+  # failed (hand-backs on SIGTERM, store errors, runs cut by a deploy) is
+  # re-driven to the tasks queue instead of buried, and tasks stranded in
+  # ACCEPTED (a crash between PutItem and SendMessage) are found through the
+  # sparse pending index and queued, without the client.
+  allow {
+    actions   = ["dynamodb:Query"]
+    resources = [module.data.pending_index_arn]
+  }
+  allow {
+    actions   = ["sqs:SendMessage"]
+    resources = [module.data.queue_arn]
+  }
 }
 
 # Execution roles: ECS pulls the service's image and ships its logs.

@@ -103,9 +103,10 @@ func terraformAgrees(dir string, svcs []catalog.Service) ([]string, error) {
 
 // Resource expressions of the contract, by the catalogue's resource kinds.
 var contractResources = map[string]string{
-	"module.data.table_arn": catalog.Table,
-	"module.data.queue_arn": catalog.Queue,
-	"module.data.dlq_arn":   catalog.DLQ,
+	"module.data.table_arn":         catalog.Table,
+	"module.data.pending_index_arn": catalog.PendingIndex,
+	"module.data.queue_arn":         catalog.Queue,
+	"module.data.dlq_arn":           catalog.DLQ,
 }
 
 // roleLabel matches a per-service role address in either Terraform shape:
@@ -179,7 +180,7 @@ func contractAgrees(dir string, svcs []catalog.Service) ([]string, error) {
 			problems = append(problems, fmt.Sprintf("%s: no role with code = %q: add the service's task role block (its actions are its catalogue calls)", dir, s.Name))
 		} else {
 			want := s.Actions()
-			for _, kind := range []string{catalog.Table, catalog.Queue, catalog.DLQ} {
+			for _, kind := range []string{catalog.Table, catalog.PendingIndex, catalog.Queue, catalog.DLQ} {
 				g, w := slices.Sorted(slices.Values(r.actions[kind])), slices.Sorted(slices.Values(want[kind]))
 				if !slices.Equal(g, w) {
 					problems = append(problems, fmt.Sprintf("%s: role for %s grants %v on the %s, services/catalog lists calls needing %v", r.at, s.Name, g, kind, w))

@@ -59,9 +59,9 @@ var Services = []Service{
 			{Service: "dynamodb", Operation: "GetItem", Action: "dynamodb:GetItem", Resource: Table,
 				Why: "GetTask reads a task with a consistent read"},
 			{Service: "dynamodb", Operation: "UpdateItem", Action: "dynamodb:UpdateItem", Resource: Table,
-				Why: "SubmitTask moves the task ACCEPTED -> QUEUED after SendMessage (conditional)"},
+				Why: "SubmitTask moves the task ACCEPTED -> QUEUED after SendMessage, and takes a lapsed enqueue claim before re-sending (conditional)"},
 			{Service: "sqs", Operation: "SendMessage", Action: "sqs:SendMessage", Resource: Queue,
-				Why: "SubmitTask enqueues the task, and re-enqueues a task stranded in ACCEPTED on retry"},
+				Why: "SubmitTask enqueues the task, and re-enqueues a task stranded in ACCEPTED on retry once its claim lapsed"},
 		},
 	},
 	{
@@ -71,7 +71,11 @@ var Services = []Service{
 		CPU: 256, Memory: 512, MinCount: 1, MaxCount: 2, StopTimeout: 30 * time.Second,
 		Calls: []Call{
 			{Service: "dynamodb", Operation: "UpdateItem", Action: "dynamodb:UpdateItem", Resource: Table,
-				Why: "marks the task DEAD with its receive count, keeping the last error"},
+				Why: "counts a re-drive or marks the task DEAD (recorded failures at the limit), and takes a stranded task's enqueue claim"},
+			{Service: "dynamodb", Operation: "Query", Action: "dynamodb:Query", Resource: PendingIndex,
+				Why: "deviation from the design's role table (added): lists tasks stranded in ACCEPTED from the sparse pending index, to queue them without the client"},
+			{Service: "sqs", Operation: "SendMessage", Action: "sqs:SendMessage", Resource: Queue,
+				Why: "deviation from the design's role table (added): re-drives a dead letter whose task never failed, and queues stranded tasks"},
 			{Service: "sqs", Operation: "ReceiveMessage", Action: "sqs:ReceiveMessage", Resource: DLQ,
 				Why: "long-polls the dead-letter queue, asking for ApproximateReceiveCount"},
 			{Service: "sqs", Operation: "DeleteMessageBatch", Action: "sqs:DeleteMessage", Resource: DLQ,
@@ -85,7 +89,7 @@ var Services = []Service{
 		CPU: 1024, Memory: 2048, MinCount: 4, MaxCount: 20, StopTimeout: 120 * time.Second,
 		Calls: []Call{
 			{Service: "dynamodb", Operation: "UpdateItem", Action: "dynamodb:UpdateItem", Resource: Table,
-				Why: "conditional, idempotent transitions RUNNING, SUCCEEDED, FAILED"},
+				Why: "the run lease (start, renew, release) and the fenced outcomes SUCCEEDED, FAILED, DEAD (conditional on the owner)"},
 			{Service: "sqs", Operation: "ReceiveMessage", Action: "sqs:ReceiveMessage", Resource: Queue,
 				Why: "long-polls the tasks queue in batches"},
 			{Service: "sqs", Operation: "DeleteMessageBatch", Action: "sqs:DeleteMessage", Resource: Queue,

@@ -1,7 +1,9 @@
-// Command dlq drains the dead-letter queue and marks each task DEAD with its
-// last error and receive count. Configuration comes from the environment:
-// CONVEYOR_TABLE, CONVEYOR_DLQ_URL, CONVEYOR_WAIT_TIME (20s), AWS_REGION and,
-// for local runs, AWS_ENDPOINT_URL.
+// Command dlq drains the dead-letter queue (a task whose recorded failed runs
+// reached the limit becomes DEAD; one that never failed is re-driven) and
+// queues tasks stranded in ACCEPTED. Configuration comes from the
+// environment: CONVEYOR_TABLE, CONVEYOR_DLQ_URL, CONVEYOR_QUEUE_URL and the
+// tuning variables in deadletter.Config, AWS_REGION and, for local runs,
+// AWS_ENDPOINT_URL.
 package main
 
 import (
@@ -37,8 +39,8 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	d := deadletter.New(c,
-		taskstore.New(dynamodb.NewFromConfig(awsCfg), c.Table),
-		queue.New(sqs.NewFromConfig(awsCfg, liveness.SQSOption(os.Getenv("CONVEYOR_LIVENESS_FILE"))), c.DLQURL), log)
+	sqsc := sqs.NewFromConfig(awsCfg, liveness.SQSOption(os.Getenv("CONVEYOR_LIVENESS_FILE")))
+	d := deadletter.New(c, taskstore.New(dynamodb.NewFromConfig(awsCfg), c.Table),
+		queue.New(sqsc, c.DLQURL), queue.New(sqsc, c.QueueURL), log)
 	return d.Run(ctx)
 }

@@ -185,12 +185,11 @@ func (c *cli) watchIDs(ctx context.Context, ids []string, last map[string]taskv1
 				c.print(resp, t, false)
 				last[id] = t.Status
 			}
-			switch t.Status {
-			case taskv1.TaskStatus_TASK_STATUS_SUCCEEDED:
-			case taskv1.TaskStatus_TASK_STATUS_DEAD:
-				dead = true
-			default:
+			switch {
+			case !t.Final:
 				still = append(still, id)
+			case t.Status == taskv1.TaskStatus_TASK_STATUS_DEAD:
+				dead = true
 			}
 		}
 		pending = still
@@ -232,6 +231,9 @@ func (c *cli) print(resp proto.Message, t *taskv1.Task, deduplicated bool) {
 	}
 	if t.Error != "" {
 		line += fmt.Sprintf(" error=%q", clip(t.Error))
+	}
+	if t.Status == taskv1.TaskStatus_TASK_STATUS_FAILED {
+		line += fmt.Sprintf(" (failed runs %d; will run again)", t.FailedRuns)
 	}
 	if deduplicated {
 		line += " (deduplicated: this key was already submitted)"

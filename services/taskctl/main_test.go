@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/conveyor-dev/conveyor/services/api/taskservice"
 	"github.com/conveyor-dev/conveyor/services/internal/servicetest"
@@ -72,18 +73,24 @@ func TestSubmitGetAndWatchAgainstTheAPI(t *testing.T) {
 	}
 
 	// Play the worker and the dlq: one task succeeds, another dies.
-	if err := store.MarkRunning(ctx, id, 1); err != nil {
+	if _, err := store.Start(ctx, id, "test-worker", time.Minute, 3); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.MarkSucceeded(ctx, id, []byte("hi")); err != nil {
+	if err := store.Succeed(ctx, id, "test-worker", []byte("hi")); err != nil {
 		t.Fatal(err)
 	}
 	code, out, _ = taskctl(t, "--addr", addr, "get", id)
 	if code != exitOK || !strings.Contains(out, "SUCCEEDED") || !strings.Contains(out, `result="hi"`) {
 		t.Errorf("get: exit %d, %q", code, out)
 	}
-	dead, _, _ := store.Create(ctx, "ctl-key-0002", "fail", nil)
-	if _, err := store.MarkDead(ctx, dead.ID, 3, "gave up"); err != nil {
+	dead, _, _ := store.Create(ctx, "ctl-key-0002", "fail", nil, time.Second)
+	if _, err := store.Start(ctx, dead.ID, "test-worker", time.Minute, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Fail(ctx, dead.ID, "test-worker", "gave up"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.MarkDead(ctx, dead.ID, 1); err != nil {
 		t.Fatal(err)
 	}
 	code, out, _ = taskctl(t, "--addr", addr, "watch", id, dead.ID)

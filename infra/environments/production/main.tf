@@ -143,12 +143,13 @@ locals {
       AWS_REGION             = var.region
       CONVEYOR_TABLE         = module.data.table_name
       CONVEYOR_DLQ_URL       = module.data.dlq_url
+      CONVEYOR_QUEUE_URL     = module.data.queue_url
       CONVEYOR_LIVENESS_FILE = local.liveness_file
     }
   }
 
   # The task roles: exactly the AWS calls each service's code makes
-  # (services/internal/awscalls; the contract in policies/ checks both).
+  # (services/catalog; the contract in policies/ checks both).
   task_role_statements = {
     api = [
       {
@@ -187,6 +188,18 @@ locals {
         sid       = "DeadLetterQueue"
         actions   = ["sqs:DeleteMessage", "sqs:ReceiveMessage"]
         resources = [module.data.dlq_arn]
+      },
+      # Deviation (policies/conveyor.hcl): re-drive tasks that reached the
+      # DLQ without failing, and queue tasks stranded in ACCEPTED.
+      {
+        sid       = "PendingIndex"
+        actions   = ["dynamodb:Query"]
+        resources = [module.data.pending_index_arn]
+      },
+      {
+        sid       = "TasksQueue"
+        actions   = ["sqs:SendMessage"]
+        resources = [module.data.queue_arn]
       },
     ]
   }

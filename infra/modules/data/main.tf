@@ -11,6 +11,26 @@ resource "aws_dynamodb_table" "tasks" {
     type = "S"
   }
 
+  # Sparse index of tasks not yet queued (only ACCEPTED items carry
+  # "pending"): the dlq service queries it to queue stranded tasks
+  # (services/internal/taskstore, PendingIndex).
+  attribute {
+    name = "pending"
+    type = "S"
+  }
+
+  attribute {
+    name = "claim_until"
+    type = "N"
+  }
+
+  global_secondary_index {
+    name            = "pending"
+    hash_key        = "pending"
+    range_key       = "claim_until"
+    projection_type = "ALL"
+  }
+
   point_in_time_recovery {
     enabled = var.point_in_time_recovery
   }

@@ -29,3 +29,7 @@ output "dlq_url" {
 output "dlq_name" {
   value = aws_sqs_queue.dlq.name
 }
+
+output "pending_index_arn" {
+  value = "${aws_dynamodb_table.tasks.arn}/index/pending"
+}

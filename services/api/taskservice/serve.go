@@ -46,6 +46,9 @@ func ConfigFromEnv(getenv config.Getenv) (Config, error) {
 // any handler runs.
 const MaxRecvMsgSize = MaxPayload + 16<<10
 
+// MaxConcurrentStreams bounds the calls in flight on one connection.
+const MaxConcurrentStreams = 256
+
 // HealthService is the name the TaskService's health status is kept under,
 // besides the whole server's "".
 const HealthService = "conveyor.task.v1.TaskService"
@@ -72,7 +75,14 @@ func (h Health) Check(ctx context.Context, req *healthpb.HealthCheckRequest) (*h
 // NewGRPCServer returns a gRPC server with the TaskService, health and
 // reflection registered, all statuses SERVING.
 func NewGRPCServer(svc taskv1.TaskServiceServer) (*grpc.Server, *health.Server) {
-	gs := grpc.NewServer(grpc.MaxRecvMsgSize(MaxRecvMsgSize))
+	gs := grpc.NewServer(
+		grpc.MaxRecvMsgSize(MaxRecvMsgSize),
+		// Calls at once per connection: a client (or the ALB's pooled
+		// connection) that floods one connection queues instead of
+		// piling up work.
+		grpc.MaxConcurrentStreams(MaxConcurrentStreams),
+		grpc.ForceServerCodec(codec{}),
+	)
 	taskv1.RegisterTaskServiceServer(gs, svc)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)

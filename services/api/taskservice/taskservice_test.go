@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,21 +26,42 @@ import (
 
 type rig struct {
 	client taskv1.TaskServiceClient
+	conn   *grpc.ClientConn
 	health healthpb.HealthClient
 	store  *taskstore.Store
 	queue  *queue.Queue
+	stack  servicetest.Stack
+	logs   *syncBuffer
+}
+
+// syncBuffer collects the server's log for assertions.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // start serves a TaskService on loopback. With moto false the store and
 // queue are nil: enough for calls that fail validation first.
 func start(t *testing.T, moto bool) rig {
 	t.Helper()
-	var r rig
+	r := rig{logs: &syncBuffer{}}
 	if moto {
-		st := servicetest.New(t)
-		r.store, r.queue = st.Store, st.Queue
+		r.stack = servicetest.New(t)
+		r.store, r.queue = r.stack.Store, r.stack.Queue
 	}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	log := slog.New(slog.NewJSONHandler(r.logs, nil))
 	gs, _ := taskservice.NewGRPCServer(taskservice.New(r.store, r.queue, tasktype.Builtin(), log))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -52,6 +74,7 @@ func start(t *testing.T, moto bool) rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	r.conn = conn
 	r.client = taskv1.NewTaskServiceClient(conn)
 	r.health = healthpb.NewHealthClient(conn)
 	return r
@@ -134,7 +157,7 @@ func TestSubmitThenGetShowsTheQueuedTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Task.Status != taskv1.TaskStatus_TASK_STATUS_QUEUED || string(got.Task.Payload) != "hello" || got.Task.CreatedAt == "" {
+	if got.Task.Status != taskv1.TaskStatus_TASK_STATUS_QUEUED || string(got.Task.Payload) != "hello" || got.Task.CreatedAt == nil {
 		t.Errorf("GetTask = %v", got)
 	}
 	_, err = r.client.GetTask(ctx, &taskv1.GetTaskRequest{TaskId: taskstore.TaskID("never-submitted")})
@@ -173,10 +196,11 @@ func TestDuplicateSubmitIsOneTaskAndOneMessage(t *testing.T) {
 func TestRetriedSubmitReenqueuesAStrandedTask(t *testing.T) {
 	r := start(t, true)
 	ctx := context.Background()
-	stranded, _, err := r.store.Create(ctx, "order-3001", "echo", []byte("lost?"))
+	stranded, _, err := r.store.Create(ctx, "order-3001", "echo", []byte("lost?"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(5 * time.Millisecond) // the creator's claim lapses
 	resp, err := r.client.SubmitTask(ctx, &taskv1.SubmitTaskRequest{IdempotencyKey: "order-3001", Type: "echo", Payload: []byte("lost?")})
 	if err != nil {
 		t.Fatal(err)

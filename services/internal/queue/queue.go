@@ -48,13 +48,24 @@ func New(client *sqs.Client, url string) *Queue { return &Queue{sqs: client, url
 // URL is the queue's URL.
 func (q *Queue) URL() string { return q.url }
 
+// MaxDelay is SQS's longest message delay (DelaySeconds 0..900).
+const MaxDelay = 15 * time.Minute
+
 // Send enqueues a task message.
-func (q *Queue) Send(ctx context.Context, b Body) error {
+func (q *Queue) Send(ctx context.Context, b Body) error { return q.SendAfter(ctx, b, 0) }
+
+// SendAfter enqueues a task message that becomes visible after delay
+// (rounded down to seconds, at most MaxDelay).
+func (q *Queue) SendAfter(ctx context.Context, b Body, delay time.Duration) error {
 	raw, err := json.Marshal(b)
 	if err != nil {
 		return fmt.Errorf("encode message for task %s: %w", b.TaskID, err)
 	}
-	if _, err := q.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &q.url, MessageBody: aws.String(string(raw))}); err != nil {
+	in := &sqs.SendMessageInput{QueueUrl: &q.url, MessageBody: aws.String(string(raw))}
+	if delay > 0 {
+		in.DelaySeconds = int32(min(delay, MaxDelay) / time.Second)
+	}
+	if _, err := q.sqs.SendMessage(ctx, in); err != nil {
 		return fmt.Errorf("send task %s to %s: %w", b.TaskID, q.url, err)
 	}
 	return nil

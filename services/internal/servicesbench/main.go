@@ -33,6 +33,7 @@ import (
 
 	"github.com/conveyor-dev/conveyor/internal/motoserver"
 	"github.com/conveyor-dev/conveyor/internal/testenv"
+	"github.com/conveyor-dev/conveyor/services/api/taskservice"
 	"github.com/conveyor-dev/conveyor/services/internal/queue"
 	"github.com/conveyor-dev/conveyor/services/internal/taskstore"
 	"github.com/conveyor-dev/conveyor/services/internal/tasktype"
@@ -113,7 +114,7 @@ func run(ctx context.Context, submits, tasks, conc, rounds int) error {
 
 	// Submit: raw calls vs the api, alternating so moto's drift hits both.
 	raw := func(ctx context.Context, key string) error {
-		t, _, err := e.store.Create(ctx, key, "echo", []byte("bench"))
+		t, _, err := e.store.Create(ctx, key, "echo", []byte("bench"), taskservice.EnqueueClaim)
 		if err != nil {
 			return err
 		}
@@ -226,7 +227,7 @@ func load(ctx context.Context, name string, n, conc int, op func(context.Context
 // preload puts n echo tasks on the queue, as the api would (not timed).
 func preload(ctx context.Context, e *env, prefix string, n, conc int) error {
 	_, err := load(ctx, prefix, n, conc, func(ctx context.Context, key string) error {
-		t, _, err := e.store.Create(ctx, key, "echo", []byte("bench"))
+		t, _, err := e.store.Create(ctx, key, "echo", []byte("bench"), taskservice.EnqueueClaim)
 		if err != nil {
 			return err
 		}
@@ -293,7 +294,8 @@ func consume(ctx context.Context, e *env, prefix string, n, conc int, start func
 
 // rawConsumer makes the worker's calls with nothing around them: one
 // receive loop (batches of 10) feeding conc goroutines that make the two
-// UpdateItem calls per task, deleting in batches of 10.
+// UpdateItem calls per task (take the lease, record the result), deleting
+// in batches of 10.
 func rawConsumer(e *env, conc int) func(context.Context) <-chan error {
 	return func(ctx context.Context) <-chan error {
 		errc := make(chan error, 1)
@@ -319,12 +321,13 @@ func rawConsumer(e *env, conc int) func(context.Context) <-chan error {
 		for range conc {
 			wg.Go(func() {
 				for m := range msgs {
-					if err := e.store.MarkRunning(ctx, m.Body.TaskID, m.ReceiveCount); err != nil {
+					t, err := e.store.Start(ctx, m.Body.TaskID, "raw", time.Minute, 3)
+					if err != nil {
 						fail(err)
 						return
 					}
-					out, _ := echo.Run(ctx, m.Body.Payload)
-					if err := e.store.MarkSucceeded(ctx, m.Body.TaskID, out); err != nil {
+					out, _ := echo.Run(ctx, tasktype.Input{TaskID: t.ID, Attempt: t.Runs, Payload: m.Body.Payload})
+					if err := e.store.Succeed(ctx, m.Body.TaskID, "raw", out); err != nil {
 						fail(err)
 						return
 					}
@@ -383,6 +386,7 @@ func workerConsumer(e *env, conc int) func(context.Context) <-chan error {
 			Table: e.world.Table, QueueURL: e.world.QueueURL, Concurrency: conc, BatchSize: queue.MaxBatch,
 			WaitTime: time.Second, Visibility: 30 * time.Second, Heartbeat: 10 * time.Second,
 			RetryDelay: time.Second, StopBudget: 10 * time.Second, TaskTimeout: time.Minute, DeleteFlush: 100 * time.Millisecond,
+			MaxFailures: 3,
 		}
 		var lw io.Writer = io.Discard
 		if os.Getenv("BENCH_WORKER_LOG") != "" {

@@ -2,10 +2,22 @@
 //
 // The table's partition key is "task_id" (S). A task's id is derived from
 // its idempotency key, so creating a task is one conditional PutItem and a
-// retried submit finds the same item without a read. Every status change is
-// a conditional UpdateItem that names the states it may start from, so
-// at-least-once delivery cannot move a task backwards, and a repeated
-// transition is a no-op.
+// retried submit finds the same item without a read. Every change is a
+// conditional UpdateItem that names the states it may start from, so
+// at-least-once delivery cannot move a task backwards.
+//
+// Two claims keep work single:
+//   - the enqueue claim (claim_until) says who may send an ACCEPTED task's
+//     message: the submit that created it, or, once the claim lapsed, a
+//     retried submit or the recovery of stranded tasks;
+//   - the run lease (owner, lease_until) says which worker runs the task.
+//     Start takes it only when no live lease exists; the heartbeat extends
+//     it; Succeed, Fail and Release name the owner, so a run whose lease was
+//     taken over cannot record anything (fencing).
+//
+// While a task is ACCEPTED its item carries "pending", the hash key of the
+// sparse index PendingIndex: only unqueued tasks are in it, so recovery
+// queries a handful of items instead of scanning the table.
 package taskstore
 
 import (
@@ -24,7 +36,7 @@ import (
 )
 
 // Status is a task's place in its lifecycle:
-// ACCEPTED -> QUEUED -> RUNNING -> SUCCEEDED | FAILED -> (after maxReceiveCount) DEAD.
+// ACCEPTED -> QUEUED -> RUNNING -> SUCCEEDED | FAILED -> RUNNING ... -> DEAD.
 type Status string
 
 // The statuses.
@@ -33,16 +45,21 @@ const (
 	Queued    Status = "QUEUED"
 	Running   Status = "RUNNING"
 	Succeeded Status = "SUCCEEDED"
-	Failed    Status = "FAILED"
-	Dead      Status = "DEAD"
+	Failed    Status = "FAILED" // a run failed; the task will run again
+	Dead      Status = "DEAD"   // its recorded failed runs reached the limit, or it can never run
 )
 
-// Terminal reports whether no transition leaves s (except FAILED, which is
-// retried until the queue gives up).
+// Terminal reports whether no transition leaves s: the task is finished.
 func (s Status) Terminal() bool { return s == Succeeded || s == Dead }
 
-// KeyAttr is the table's partition key attribute.
-const KeyAttr = "task_id"
+// Table layout.
+const (
+	KeyAttr      = "task_id"     // partition key
+	PendingIndex = "pending"     // sparse GSI: hash PendingAttr, range ClaimAttr
+	PendingAttr  = "pending"     // "1" while ACCEPTED, absent otherwise
+	ClaimAttr    = "claim_until" // N, unix ms: the enqueue claim of an ACCEPTED task
+	pendingValue = "1"
+)
 
 // Task is one item of the tasks table.
 type Task struct {
@@ -54,24 +71,39 @@ type Task struct {
 	Status      Status
 	Result      []byte
 	Error       string
-	Attempts    int // queue deliveries so far
+	Runs        int       // runs started; the latest run's attempt number
+	Failures    int       // runs that returned an error
+	Redrives    int       // times the dlq service put the task back on the queue
+	Owner       string    // the run holding the lease, while RUNNING
+	LeaseUntil  time.Time // the lease's expiry, while RUNNING
+	ClaimUntil  time.Time // the enqueue claim's expiry, while ACCEPTED
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+}
+
+// LeaseLive reports whether a run holds the task at now.
+func (t Task) LeaseLive(now time.Time) bool {
+	return t.Status == Running && now.Before(t.LeaseUntil)
 }
 
 // ErrNotFound means no task has the id.
 var ErrNotFound = errors.New("task not found")
 
-// TransitionError means the task is in a state the transition does not start
-// from: for example a worker trying to run a task that already SUCCEEDED.
+// TransitionError means the task is not in a state the change starts from:
+// a worker trying to run a task that already SUCCEEDED, a run whose lease
+// another run took, an enqueue claim someone else holds. Task is the item
+// as stored.
 type TransitionError struct {
-	TaskID string
-	Status Status // the task's current status
-	To     Status
+	Task Task
+	To   string // what the change tried to do
 }
 
 func (e *TransitionError) Error() string {
-	return fmt.Sprintf("task %s is %s, so it cannot become %s", e.TaskID, e.Status, e.To)
+	msg := fmt.Sprintf("task %s is %s, so it cannot %s", e.Task.ID, e.Task.Status, e.To)
+	if e.Task.Status == Running {
+		msg += fmt.Sprintf(" (run %d held by %s until %s)", e.Task.Runs, e.Task.Owner, e.Task.LeaseUntil.UTC().Format(time.RFC3339Nano))
+	}
+	return msg
 }
 
 // Store reads and writes tasks.
@@ -105,16 +137,16 @@ func Fingerprint(typ string, payload []byte) string {
 }
 
 // Create writes a new ACCEPTED task for (key, type, payload) unless one
-// exists for the key. It returns the stored task and whether this call
-// created it; an existing task comes back from the failed condition check
-// (ReturnValuesOnConditionCheckFailure), so there is no extra read. The
-// caller compares fingerprints.
-func (s *Store) Create(ctx context.Context, key, typ string, payload []byte) (Task, bool, error) {
+// exists for the key, with the enqueue claim held for claimFor. It returns
+// the stored task and whether this call created it; an existing task comes
+// back from the failed condition check (ReturnValuesOnConditionCheckFailure),
+// so there is no extra read. The caller compares fingerprints.
+func (s *Store) Create(ctx context.Context, key, typ string, payload []byte, claimFor time.Duration) (Task, bool, error) {
 	now := s.now().UTC()
 	t := Task{
 		ID: TaskID(key), Key: key, Type: typ, Payload: payload,
 		Fingerprint: Fingerprint(typ, payload), Status: Accepted,
-		CreatedAt: now, UpdatedAt: now,
+		ClaimUntil: now.Add(claimFor), CreatedAt: now, UpdatedAt: now,
 	}
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                           &s.table,
@@ -131,7 +163,9 @@ func (s *Store) Create(ctx context.Context, key, typ string, payload []byte) (Ta
 		return old, false, nil
 	}
 	if err != nil {
-		return Task{}, false, fmt.Errorf("put task %s in table %s: %w", t.ID, s.table, err)
+		// The item it tried to write: the call may have happened, and the
+		// caller may release the claim it would hold (ReleaseClaim).
+		return t, false, fmt.Errorf("put task %s in table %s: %w", t.ID, s.table, err)
 	}
 	return t, true, nil
 }
@@ -156,80 +190,249 @@ func (s *Store) Get(ctx context.Context, id string) (Task, error) {
 	return t, nil
 }
 
-// MarkQueued moves ACCEPTED -> QUEUED once the task's message is sent. A
-// task that is already further along is left alone and nil returned.
+// ClaimEnqueue takes the enqueue claim of an ACCEPTED task whose claim has
+// lapsed, for claimFor: the caller then sends its message. Anyone else
+// (the creator still at work, another retry, another recoverer) gets a
+// *TransitionError with the task as stored.
+func (s *Store) ClaimEnqueue(ctx context.Context, id string, claimFor time.Duration) (Task, error) {
+	now := s.now()
+	return s.update(ctx, id, "take the enqueue claim", update{
+		set:  map[string]types.AttributeValue{ClaimAttr: ms(now.Add(claimFor))},
+		cond: "#status = :accepted AND (attribute_not_exists(#claim_until) OR #claim_until < :now_ms)",
+		vals: map[string]types.AttributeValue{":accepted": str(string(Accepted)), ":now_ms": ms(now)},
+	}, true)
+}
+
+// ReleaseClaim gives up an enqueue claim that expires at until (the
+// ClaimUntil of the task Create or ClaimEnqueue returned) without sending,
+// so the next submit of the key, or recovery, sends at once instead of
+// waiting for the claim to lapse. A claim already taken over, or a task
+// already queued, is left alone.
+func (s *Store) ReleaseClaim(ctx context.Context, id string, until time.Time) error {
+	_, err := s.update(ctx, id, "release the enqueue claim", update{
+		set:  map[string]types.AttributeValue{ClaimAttr: num(0)},
+		cond: "#status = :accepted AND #claim_until = :mine",
+		vals: map[string]types.AttributeValue{":accepted": str(string(Accepted)), ":mine": ms(until)},
+	}, false)
+	var te *TransitionError
+	if errors.As(err, &te) || errors.Is(err, ErrNotFound) {
+		return nil // not ours any more, or never written
+	}
+	return err
+}
+
+// MarkQueued moves ACCEPTED -> QUEUED once the task's message is sent and
+// takes it out of the pending index. A task that is already further along
+// is left alone and nil returned.
 func (s *Store) MarkQueued(ctx context.Context, id string) error {
-	_, err := s.transition(ctx, id, Queued, []Status{Accepted}, nil, false)
+	_, err := s.update(ctx, id, "become QUEUED", update{
+		set:    map[string]types.AttributeValue{"status": str(string(Queued))},
+		remove: []string{PendingAttr, ClaimAttr},
+		cond:   "#status = :accepted",
+		vals:   map[string]types.AttributeValue{":accepted": str(string(Accepted))},
+	}, false)
 	var te *TransitionError
-	if errors.As(err, &te) && te.Status != Accepted {
+	if errors.As(err, &te) && te.Task.Status != Accepted {
 		return nil
 	}
 	return err
 }
 
-// MarkRunning records that a worker started the task on its attempt-th
-// delivery. It starts from any non-terminal status: ACCEPTED (the api
-// crashed between SendMessage and MarkQueued), RUNNING (redelivery after a
-// worker died) or FAILED (a retry). On a SUCCEEDED or DEAD task it returns a
-// *TransitionError, and the caller drops the duplicate message.
-func (s *Store) MarkRunning(ctx context.Context, id string, attempt int) error {
-	_, err := s.transition(ctx, id, Running, []Status{Accepted, Queued, Running, Failed},
-		map[string]types.AttributeValue{"attempts": num(attempt)}, false)
+// Start begins a run: it takes the lease for owner until now+lease and
+// counts the run. It starts from ACCEPTED (the api stopped between
+// SendMessage and MarkQueued), QUEUED, FAILED with fewer than maxFailures
+// recorded failures, or RUNNING whose lease has lapsed (the last owner
+// died). Anything else is a *TransitionError with the task as stored: a
+// live lease, a finished task, or a FAILED task out of retries.
+func (s *Store) Start(ctx context.Context, id, owner string, lease time.Duration, maxFailures int) (Task, error) {
+	now := s.now()
+	return s.update(ctx, id, "start a run", update{
+		set: map[string]types.AttributeValue{
+			"status": str(string(Running)), "owner": str(owner), "lease_until": ms(now.Add(lease)),
+		},
+		add:    map[string]types.AttributeValue{"runs": num(1)},
+		remove: []string{PendingAttr, ClaimAttr},
+		cond: "#failures < :max_failures AND (#status IN (:accepted, :queued, :failed) OR " +
+			"(#status = :running AND (attribute_not_exists(#lease_until) OR #lease_until < :now_ms)))",
+		vals: map[string]types.AttributeValue{
+			":max_failures": num(maxFailures), ":accepted": str(string(Accepted)), ":queued": str(string(Queued)),
+			":failed": str(string(Failed)), ":running": str(string(Running)), ":now_ms": ms(now),
+		},
+		names: []string{"failures"},
+	}, true)
+}
+
+// Renew extends owner's lease to now+lease. A *TransitionError means the
+// run no longer holds the task: it must stop and record nothing.
+func (s *Store) Renew(ctx context.Context, id, owner string, lease time.Duration) error {
+	_, err := s.update(ctx, id, "renew the lease of "+owner, update{
+		set:  map[string]types.AttributeValue{"lease_until": ms(s.now().Add(lease))},
+		cond: ownerCond, vals: ownerVals(owner),
+	}, false)
 	return err
 }
 
-// MarkSucceeded records the result. It starts from any non-terminal status,
-// so a slow worker's success still counts after another delivery failed;
-// repeating it is a no-op.
-func (s *Store) MarkSucceeded(ctx context.Context, id string, result []byte) error {
-	_, err := s.transition(ctx, id, Succeeded, []Status{Accepted, Queued, Running, Failed},
-		map[string]types.AttributeValue{"result": bin(result)}, false)
+// Succeed records owner's run's result. A *TransitionError means another
+// run took the task or it already finished; nothing was written.
+func (s *Store) Succeed(ctx context.Context, id, owner string, result []byte) error {
+	_, err := s.update(ctx, id, "record a success for "+owner, update{
+		set:    map[string]types.AttributeValue{"status": str(string(Succeeded)), "result": bin(result)},
+		remove: []string{"owner", "lease_until"},
+		cond:   ownerCond, vals: ownerVals(owner),
+	}, false)
+	return err
+}
+
+// Fail records that owner's run failed with msg and returns the task as
+// stored, with its failure count.
+func (s *Store) Fail(ctx context.Context, id, owner, msg string) (Task, error) {
+	return s.update(ctx, id, "record a failure for "+owner, update{
+		set:    map[string]types.AttributeValue{"status": str(string(Failed)), "error": str(msg)},
+		add:    map[string]types.AttributeValue{"failures": num(1)},
+		remove: []string{"owner", "lease_until"},
+		cond:   ownerCond, vals: ownerVals(owner),
+	}, true)
+}
+
+// Release gives owner's lease back without an outcome (the run was
+// interrupted by shutdown): the task is QUEUED again.
+func (s *Store) Release(ctx context.Context, id, owner string) error {
+	_, err := s.update(ctx, id, "release the lease of "+owner, update{
+		set:    map[string]types.AttributeValue{"status": str(string(Queued))},
+		remove: []string{"owner", "lease_until"},
+		cond:   ownerCond, vals: ownerVals(owner),
+	}, false)
+	return err
+}
+
+// MarkDead buries a FAILED task whose recorded failures reached
+// maxFailures, keeping its last error. It returns the task as stored; on
+// any other task it is a *TransitionError, and repeating it is a no-op.
+func (s *Store) MarkDead(ctx context.Context, id string, maxFailures int) (Task, error) {
+	t, err := s.update(ctx, id, "become DEAD", update{
+		set:   map[string]types.AttributeValue{"status": str(string(Dead))},
+		cond:  "#status = :failed AND #failures >= :max_failures",
+		vals:  map[string]types.AttributeValue{":failed": str(string(Failed)), ":max_failures": num(maxFailures)},
+		names: []string{"failures"},
+	}, true)
 	var te *TransitionError
-	if errors.As(err, &te) && te.Status == Succeeded {
-		return nil
+	if errors.As(err, &te) && te.Task.Status == Dead {
+		return te.Task, nil
 	}
-	return err
+	return t, err
 }
 
-// MarkFailed records a failed attempt; the queue redelivers the message
-// until maxReceiveCount, then the dlq service marks the task DEAD. It
-// starts only from RUNNING, so it never overwrites a success.
-func (s *Store) MarkFailed(ctx context.Context, id, msg string, attempt int) error {
-	_, err := s.transition(ctx, id, Failed, []Status{Running},
-		map[string]types.AttributeValue{"error": str(msg), "attempts": num(attempt)}, false)
-	return err
+// NoteRedrive counts one more re-drive of a task that is not finished, has
+// fewer than maxFailures failures and fewer than maxRedrives re-drives, and
+// returns it as stored; the dlq service then puts its message back on the
+// queue. Anything else is a *TransitionError with the task as stored.
+func (s *Store) NoteRedrive(ctx context.Context, id string, maxFailures, maxRedrives int) (Task, error) {
+	return s.update(ctx, id, "be re-driven", update{
+		add:  map[string]types.AttributeValue{"redrives": num(1)},
+		cond: "#status IN (:accepted, :queued, :running, :failed) AND #failures < :max_failures AND #redrives < :max_redrives",
+		vals: map[string]types.AttributeValue{
+			":accepted": str(string(Accepted)), ":queued": str(string(Queued)), ":running": str(string(Running)),
+			":failed": str(string(Failed)), ":max_failures": num(maxFailures), ":max_redrives": num(maxRedrives),
+		},
+		names: []string{"failures"},
+	}, true)
 }
 
-// MarkDead records that the queue gave up on the task after receiveCount
-// deliveries. The last error the worker recorded is kept; a task without one
-// gets fallbackErr. A SUCCEEDED task is not touched (*TransitionError).
-// It returns the task as stored.
-func (s *Store) MarkDead(ctx context.Context, id string, receiveCount int, fallbackErr string) (Task, error) {
-	return s.transition(ctx, id, Dead, []Status{Accepted, Queued, Running, Failed, Dead},
-		map[string]types.AttributeValue{"attempts": num(receiveCount), "error": str(fallbackErr)}, true)
+// MarkUnrunnable buries a task that was re-driven maxRedrives times without
+// ever finishing a run (its payload crashes or outlasts every worker), with
+// reason as its error. A task that is running, finished, or that still has
+// re-drives left is a *TransitionError.
+func (s *Store) MarkUnrunnable(ctx context.Context, id string, maxRedrives int, reason string) (Task, error) {
+	now := s.now()
+	return s.update(ctx, id, "become DEAD as unrunnable", update{
+		set: map[string]types.AttributeValue{"status": str(string(Dead)), "error": str(reason)},
+		cond: "#redrives >= :max_redrives AND (#status IN (:accepted, :queued, :failed) OR " +
+			"(#status = :running AND (attribute_not_exists(#lease_until) OR #lease_until < :now_ms)))",
+		vals: map[string]types.AttributeValue{
+			":max_redrives": num(maxRedrives), ":accepted": str(string(Accepted)), ":queued": str(string(Queued)),
+			":failed": str(string(Failed)), ":running": str(string(Running)), ":now_ms": ms(now),
+		},
+		names: []string{"redrives", "lease_until"},
+	}, true)
 }
 
-// transition is one conditional UpdateItem: set status to `to` (plus the
-// given attributes) if the task exists and its status is one of from.
-// "error" in set is written only when the item has none (if_not_exists) for
-// DEAD, and always otherwise.
-func (s *Store) transition(ctx context.Context, id string, to Status, from []Status, set map[string]types.AttributeValue, returnNew bool) (Task, error) {
-	names := map[string]string{"#status": "status", "#updated_at": "updated_at", "#id": KeyAttr}
-	values := map[string]types.AttributeValue{":to": str(string(to)), ":now": str(s.now().UTC().Format(time.RFC3339Nano))}
-	expr := []string{"#status = :to", "#updated_at = :now"}
-	for k, v := range set {
-		names["#"+k] = k
-		values[":"+k] = v
-		if k == "error" && to == Dead {
-			expr = append(expr, "#error = if_not_exists(#error, :error)")
-			continue
+// Pending returns up to limit ACCEPTED tasks whose enqueue claim lapsed,
+// from the sparse pending index (eventually consistent: the caller claims
+// each before acting).
+func (s *Store) Pending(ctx context.Context, limit int) ([]Task, error) {
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 &s.table,
+		IndexName:                 aws.String(PendingIndex),
+		KeyConditionExpression:    aws.String("#pending = :pending AND #claim_until < :now_ms"),
+		ExpressionAttributeNames:  map[string]string{"#pending": PendingAttr, "#claim_until": ClaimAttr},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pending": str(pendingValue), ":now_ms": ms(s.now())},
+		Limit:                     aws.Int32(int32(limit)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("query index %s of table %s for stranded tasks: %w", PendingIndex, s.table, err)
+	}
+	tasks := make([]Task, 0, len(out.Items))
+	for _, item := range out.Items {
+		t, err := decode(item)
+		if err != nil {
+			return nil, fmt.Errorf("index %s of table %s: %w", PendingIndex, s.table, err)
 		}
-		expr = append(expr, "#"+k+" = :"+k)
+		tasks = append(tasks, t)
 	}
-	in := make([]string, len(from))
-	for i, f := range from {
-		in[i] = ":from" + strconv.Itoa(i)
-		values[in[i]] = str(string(f))
+	return tasks, nil
+}
+
+const ownerCond = "#status = :running AND #owner = :owner"
+
+func ownerVals(owner string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{":running": str(string(Running)), ":owner": str(owner)}
+}
+
+// update is one conditional UpdateItem. Attribute names in set, add,
+// remove and names are referred to as #name, values as :name in cond.
+type update struct {
+	set    map[string]types.AttributeValue
+	add    map[string]types.AttributeValue
+	remove []string
+	cond   string
+	vals   map[string]types.AttributeValue
+	names  []string // further attributes cond refers to
+}
+
+func (s *Store) update(ctx context.Context, id, what string, u update, returnNew bool) (Task, error) {
+	names := map[string]string{"#id": KeyAttr, "#updated_at": "updated_at", "#status": "status"}
+	values := map[string]types.AttributeValue{":updated_at": str(s.now().UTC().Format(time.RFC3339Nano))}
+	sets := []string{"#updated_at = :updated_at"}
+	for k, v := range u.set {
+		names["#"+k] = k
+		values[":set_"+k] = v
+		sets = append(sets, "#"+k+" = :set_"+k)
+	}
+	expr := "SET " + strings.Join(sets, ", ")
+	if len(u.add) > 0 {
+		var adds []string
+		for k, v := range u.add {
+			names["#"+k] = k
+			values[":add_"+k] = v
+			adds = append(adds, "#"+k+" :add_"+k)
+		}
+		expr += " ADD " + strings.Join(adds, ", ")
+	}
+	if len(u.remove) > 0 {
+		rm := make([]string, len(u.remove))
+		for i, k := range u.remove {
+			names["#"+k] = k
+			rm[i] = "#" + k
+		}
+		expr += " REMOVE " + strings.Join(rm, ", ")
+	}
+	for k, v := range u.vals {
+		values[k] = v
+	}
+	for _, n := range append(u.names, "owner", "lease_until", "claim_until", "redrives") {
+		if strings.Contains(u.cond, "#"+n) {
+			names["#"+n] = n
+		}
 	}
 	rv := types.ReturnValueNone
 	if returnNew {
@@ -238,8 +441,8 @@ func (s *Store) transition(ctx context.Context, id string, to Status, from []Sta
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           &s.table,
 		Key:                                 map[string]types.AttributeValue{KeyAttr: str(id)},
-		UpdateExpression:                    aws.String("SET " + strings.Join(expr, ", ")),
-		ConditionExpression:                 aws.String("attribute_exists(#id) AND #status IN (" + strings.Join(in, ", ") + ")"),
+		UpdateExpression:                    aws.String(expr),
+		ConditionExpression:                 aws.String("attribute_exists(#id) AND " + u.cond),
 		ExpressionAttributeNames:            names,
 		ExpressionAttributeValues:           values,
 		ReturnValues:                        rv,
@@ -248,16 +451,16 @@ func (s *Store) transition(ctx context.Context, id string, to Status, from []Sta
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		if len(ccf.Item) == 0 {
-			return Task{}, fmt.Errorf("mark task %s %s in table %s: %w", id, to, s.table, ErrNotFound)
+			return Task{}, fmt.Errorf("task %s: %s in table %s: %w", id, what, s.table, ErrNotFound)
 		}
 		old, derr := decode(ccf.Item)
 		if derr != nil {
-			return Task{}, fmt.Errorf("mark task %s %s in table %s: %w", id, to, s.table, derr)
+			return Task{}, fmt.Errorf("task %s: %s in table %s: %w", id, what, s.table, derr)
 		}
-		return old, &TransitionError{TaskID: id, Status: old.Status, To: to}
+		return old, &TransitionError{Task: old, To: what}
 	}
 	if err != nil {
-		return Task{}, fmt.Errorf("mark task %s %s in table %s: %w", id, to, s.table, err)
+		return Task{}, fmt.Errorf("task %s: %s in table %s: %w", id, what, s.table, err)
 	}
 	if !returnNew {
 		return Task{}, nil
@@ -267,6 +470,9 @@ func (s *Store) transition(ctx context.Context, id string, to Status, from []Sta
 
 func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
 func num(n int) types.AttributeValue    { return &types.AttributeValueMemberN{Value: strconv.Itoa(n)} }
+func ms(t time.Time) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(t.UnixMilli(), 10)}
+}
 func bin(b []byte) types.AttributeValue {
 	if b == nil {
 		b = []byte{}
@@ -281,9 +487,15 @@ func encode(t Task) map[string]types.AttributeValue {
 		"type":            str(t.Type),
 		"fingerprint":     str(t.Fingerprint),
 		"status":          str(string(t.Status)),
-		"attempts":        num(t.Attempts),
+		"runs":            num(t.Runs),
+		"failures":        num(t.Failures),
+		"redrives":        num(t.Redrives),
 		"created_at":      str(t.CreatedAt.Format(time.RFC3339Nano)),
 		"updated_at":      str(t.UpdatedAt.Format(time.RFC3339Nano)),
+	}
+	if t.Status == Accepted {
+		item[PendingAttr] = str(pendingValue)
+		item[ClaimAttr] = ms(t.ClaimUntil)
 	}
 	// DynamoDB rejects empty binary values in some implementations; an
 	// absent payload reads back as empty.
@@ -292,6 +504,10 @@ func encode(t Task) map[string]types.AttributeValue {
 	}
 	return item
 }
+
+// Decode reads a task item, for tools and tests that read the table
+// themselves.
+func Decode(item map[string]types.AttributeValue) (Task, error) { return decode(item) }
 
 func decode(item map[string]types.AttributeValue) (Task, error) {
 	var t Task
@@ -308,6 +524,17 @@ func decode(item map[string]types.AttributeValue) (Task, error) {
 		}
 		return nil
 	}
+	n := func(k string) int64 {
+		v, ok := item[k].(*types.AttributeValueMemberN)
+		if !ok {
+			return 0
+		}
+		i, err := strconv.ParseInt(v.Value, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("attribute %s=%q is not an integer", k, v.Value))
+		}
+		return i
+	}
 	ts := func(k string) time.Time {
 		v := s(k)
 		if v == "" {
@@ -319,6 +546,12 @@ func decode(item map[string]types.AttributeValue) (Task, error) {
 		}
 		return tm
 	}
+	msTime := func(k string) time.Time {
+		if _, ok := item[k]; !ok {
+			return time.Time{}
+		}
+		return time.UnixMilli(n(k)).UTC()
+	}
 	t.ID = s(KeyAttr)
 	t.Key = s("idempotency_key")
 	t.Type = s("type")
@@ -327,13 +560,12 @@ func decode(item map[string]types.AttributeValue) (Task, error) {
 	t.Status = Status(s("status"))
 	t.Result = b("result")
 	t.Error = s("error")
-	if v, ok := item["attempts"].(*types.AttributeValueMemberN); ok {
-		n, err := strconv.Atoi(v.Value)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("attribute attempts=%q is not an integer", v.Value))
-		}
-		t.Attempts = n
-	}
+	t.Runs = int(n("runs"))
+	t.Failures = int(n("failures"))
+	t.Redrives = int(n("redrives"))
+	t.Owner = s("owner")
+	t.LeaseUntil = msTime("lease_until")
+	t.ClaimUntil = msTime(ClaimAttr)
 	t.CreatedAt = ts("created_at")
 	t.UpdatedAt = ts("updated_at")
 	if t.ID == "" {

@@ -3,7 +3,9 @@ package taskstore_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/conveyor-dev/conveyor/services/internal/servicetest"
 	"github.com/conveyor-dev/conveyor/services/internal/taskstore"
@@ -12,97 +14,210 @@ import (
 func TestCreateIsIdempotentOnTheKey(t *testing.T) {
 	s := servicetest.New(t).Store
 	ctx := context.Background()
-	first, created, err := s.Create(ctx, "order-0001", "echo", []byte("hi"))
+	first, created, err := s.Create(ctx, "order-0001", "echo", []byte("hi"), time.Minute)
 	if err != nil || !created {
 		t.Fatalf("first Create = %v, created=%v", err, created)
 	}
-	again, created, err := s.Create(ctx, "order-0001", "echo", []byte("hi"))
+	again, created, err := s.Create(ctx, "order-0001", "echo", []byte("hi"), time.Minute)
 	if err != nil || created {
 		t.Fatalf("second Create = %v, created=%v; want the existing task", err, created)
 	}
 	if again.ID != first.ID || again.Fingerprint != first.Fingerprint || again.Status != taskstore.Accepted || string(again.Payload) != "hi" {
 		t.Errorf("second Create returned %+v, want the stored %+v", again, first)
 	}
-	other, created, err := s.Create(ctx, "order-0001", "echo", []byte("different"))
+	other, created, err := s.Create(ctx, "order-0001", "echo", []byte("different"), time.Minute)
 	if err != nil || created || other.Fingerprint == taskstore.Fingerprint("echo", []byte("different")) {
 		t.Errorf("Create with a different request: created=%v err=%v fingerprint=%s; want the old task back for the caller to refuse", created, err, other.Fingerprint)
 	}
 }
 
-func TestTransitionsAreConditionalAndIdempotent(t *testing.T) {
+func TestRunLifecycleIsFencedByTheOwner(t *testing.T) {
 	s := servicetest.New(t).Store
 	ctx := context.Background()
-	task, _, err := s.Create(ctx, "order-0002", "echo", []byte("x"))
+	task, _, err := s.Create(ctx, "order-0002", "echo", []byte("x"), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := task.ID
-	steps := []struct {
-		name string
-		do   func() error
-		want taskstore.Status
-	}{
-		{"queued", func() error { return s.MarkQueued(ctx, id) }, taskstore.Queued},
-		{"queued again", func() error { return s.MarkQueued(ctx, id) }, taskstore.Queued},
-		{"running", func() error { return s.MarkRunning(ctx, id, 1) }, taskstore.Running},
-		{"queued after running is a no-op", func() error { return s.MarkQueued(ctx, id) }, taskstore.Running},
-		{"failed", func() error { return s.MarkFailed(ctx, id, "boom", 1) }, taskstore.Failed},
-		{"running again", func() error { return s.MarkRunning(ctx, id, 2) }, taskstore.Running},
-		{"succeeded", func() error { return s.MarkSucceeded(ctx, id, []byte("out")) }, taskstore.Succeeded},
-		{"succeeded again", func() error { return s.MarkSucceeded(ctx, id, []byte("out")) }, taskstore.Succeeded},
+	if err := s.MarkQueued(ctx, id); err != nil {
+		t.Fatal(err)
 	}
-	for _, st := range steps {
-		if err := st.do(); err != nil {
-			t.Fatalf("%s: %v", st.name, err)
-		}
-		got, err := s.Get(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Status != st.want {
-			t.Fatalf("after %s: status %s, want %s", st.name, got.Status, st.want)
-		}
+	run1, err := s.Start(ctx, id, "w1/a", time.Minute, 3)
+	if err != nil || run1.Runs != 1 || run1.Owner != "w1/a" || run1.Status != taskstore.Running {
+		t.Fatalf("Start = %+v, %v; want run 1 owned by w1/a", run1, err)
 	}
+	// Issue 12 item 1: RUNNING -> RUNNING by a second owner is refused
+	// while the lease is live.
 	var te *taskstore.TransitionError
-	if err := s.MarkRunning(ctx, id, 3); !errors.As(err, &te) || te.Status != taskstore.Succeeded {
-		t.Errorf("MarkRunning on a SUCCEEDED task = %v, want a TransitionError from SUCCEEDED", err)
+	if _, err := s.Start(ctx, id, "w2/b", time.Minute, 3); !errors.As(err, &te) || te.Task.Owner != "w1/a" {
+		t.Fatalf("second Start with a live lease = %v, want refused naming owner w1/a", err)
 	}
-	if err := s.MarkFailed(ctx, id, "late", 3); !errors.As(err, &te) {
-		t.Errorf("MarkFailed on a SUCCEEDED task = %v, want a TransitionError", err)
+	if err := s.Renew(ctx, id, "w2/b", time.Minute); !errors.As(err, &te) {
+		t.Errorf("Renew by a non-owner = %v, want refused", err)
 	}
-	if _, err := s.MarkDead(ctx, id, 3, "dead"); !errors.As(err, &te) {
-		t.Errorf("MarkDead on a SUCCEEDED task = %v, want a TransitionError", err)
+	if err := s.Succeed(ctx, id, "w2/b", []byte("stale")); !errors.As(err, &te) {
+		t.Errorf("Succeed by a non-owner = %v, want refused", err)
+	}
+	if _, err := s.Fail(ctx, id, "w1/a", "boom"); err != nil {
+		t.Fatal(err)
+	}
+	run2, err := s.Start(ctx, id, "w2/b", time.Minute, 3)
+	if err != nil || run2.Runs != 2 || run2.Failures != 1 {
+		t.Fatalf("Start after a failure = %+v, %v; want run 2 with 1 failure", run2, err)
+	}
+	// The first run's late outcome cannot overwrite the second's.
+	if err := s.Succeed(ctx, id, "w1/a", []byte("late")); !errors.As(err, &te) {
+		t.Errorf("Succeed by the fenced run = %v, want refused", err)
+	}
+	if err := s.Succeed(ctx, id, "w2/b", []byte("out")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, id, "w3/c", time.Minute, 3); !errors.As(err, &te) || te.Task.Status != taskstore.Succeeded {
+		t.Errorf("Start on a SUCCEEDED task = %v, want refused from SUCCEEDED", err)
 	}
 	got, _ := s.Get(ctx, id)
-	if got.Status != taskstore.Succeeded || string(got.Result) != "out" || got.Attempts != 2 {
-		t.Errorf("final task %+v, want SUCCEEDED with result out after 2 attempts", got)
+	if got.Status != taskstore.Succeeded || string(got.Result) != "out" || got.Runs != 2 || got.Failures != 1 || got.Owner != "" {
+		t.Errorf("final task %+v, want SUCCEEDED with result out after 2 runs, 1 failure, no owner", got)
 	}
 }
 
-func TestMarkDeadKeepsTheLastError(t *testing.T) {
+func TestALapsedLeaseLetsTheNextRunIn(t *testing.T) {
 	s := servicetest.New(t).Store
 	ctx := context.Background()
-	task, _, _ := s.Create(ctx, "order-0003", "fail", nil)
-	if err := s.MarkRunning(ctx, task.ID, 1); err != nil {
+	task, _, _ := s.Create(ctx, "order-0003", "echo", nil, time.Minute)
+	if _, err := s.Start(ctx, task.ID, "w1/a", 300*time.Millisecond, 3); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkFailed(ctx, task.ID, "fail task: failing on purpose", 1); err != nil {
-		t.Fatal(err)
+	time.Sleep(400 * time.Millisecond)
+	if _, err := s.Start(ctx, task.ID, "w2/b", time.Minute, 3); err != nil {
+		t.Fatalf("Start after the lease lapsed = %v, want taken over", err)
 	}
-	dead, err := s.MarkDead(ctx, task.ID, 4, "moved to the dead-letter queue")
-	if err != nil {
-		t.Fatal(err)
+	var te *taskstore.TransitionError
+	if err := s.Renew(ctx, task.ID, "w1/a", time.Minute); !errors.As(err, &te) {
+		t.Errorf("Renew by the lapsed owner = %v, want refused (it must stop)", err)
 	}
-	if dead.Status != taskstore.Dead || dead.Error != "fail task: failing on purpose" || dead.Attempts != 4 {
-		t.Errorf("MarkDead = %+v, want DEAD with the worker's error and 4 attempts", dead)
+}
+
+// Eight workers start one task at once: exactly one run.
+func TestConcurrentStartsYieldOneRun(t *testing.T) {
+	s := servicetest.New(t).Store
+	ctx := context.Background()
+	task, _, _ := s.Create(ctx, "order-0004", "echo", nil, time.Minute)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := 0
+	for i := range 8 {
+		wg.Go(func() {
+			_, err := s.Start(ctx, task.ID, "w/"+string(rune('a'+i)), time.Minute, 3)
+			var te *taskstore.TransitionError
+			if err != nil && !errors.As(err, &te) {
+				t.Error(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				won++
+			}
+		})
 	}
-	if _, err := s.MarkDead(ctx, task.ID, 4, "x"); err != nil {
+	wg.Wait()
+	got, _ := s.Get(ctx, task.ID)
+	if won != 1 || got.Runs != 1 {
+		t.Errorf("%d Starts won, runs=%d; want exactly one", won, got.Runs)
+	}
+}
+
+func TestDeadOnlyAfterTheRecordedFailures(t *testing.T) {
+	s := servicetest.New(t).Store
+	ctx := context.Background()
+	task, _, _ := s.Create(ctx, "order-0005", "fail", nil, time.Minute)
+	var te *taskstore.TransitionError
+	if _, err := s.MarkDead(ctx, task.ID, 2); !errors.As(err, &te) {
+		t.Fatalf("MarkDead of a task that never ran = %v, want refused", err)
+	}
+	for i := range 2 {
+		if _, err := s.Start(ctx, task.ID, "w/a", time.Minute, 2); err != nil {
+			t.Fatalf("run %d: %v", i+1, err)
+		}
+		if _, err := s.Fail(ctx, task.ID, "w/a", "fail task: failing on purpose"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Start(ctx, task.ID, "w/b", time.Minute, 2); !errors.As(err, &te) || te.Task.Failures != 2 {
+		t.Fatalf("third Start with 2 of 2 failures = %v, want refused", err)
+	}
+	dead, err := s.MarkDead(ctx, task.ID, 2)
+	if err != nil || dead.Status != taskstore.Dead || dead.Error != "fail task: failing on purpose" || dead.Failures != 2 {
+		t.Fatalf("MarkDead = %+v, %v; want DEAD with the last error and 2 failures", dead, err)
+	}
+	if _, err := s.MarkDead(ctx, task.ID, 2); err != nil {
 		t.Errorf("MarkDead again = %v, want a no-op", err)
 	}
-	if _, err := s.MarkDead(ctx, "t-missing", 1, "x"); !errors.Is(err, taskstore.ErrNotFound) {
+	if _, err := s.MarkDead(ctx, "t-missing", 1); !errors.Is(err, taskstore.ErrNotFound) {
 		t.Errorf("MarkDead on a missing task = %v, want ErrNotFound", err)
 	}
 	if _, err := s.Get(ctx, "t-missing"); !errors.Is(err, taskstore.ErrNotFound) {
 		t.Errorf("Get of a missing task = %v, want ErrNotFound", err)
+	}
+}
+
+func TestRedrivesAreCountedAndBounded(t *testing.T) {
+	s := servicetest.New(t).Store
+	ctx := context.Background()
+	task, _, _ := s.Create(ctx, "order-0006", "echo", nil, time.Minute)
+	for i := 1; i <= 2; i++ {
+		got, err := s.NoteRedrive(ctx, task.ID, 3, 2)
+		if err != nil || got.Redrives != i {
+			t.Fatalf("redrive %d = %+v, %v", i, got, err)
+		}
+	}
+	var te *taskstore.TransitionError
+	if _, err := s.NoteRedrive(ctx, task.ID, 3, 2); !errors.As(err, &te) || te.Task.Redrives != 2 {
+		t.Fatalf("third redrive with a bound of 2 = %v, want refused", err)
+	}
+	dead, err := s.MarkUnrunnable(ctx, task.ID, 2, "never finishes")
+	if err != nil || dead.Status != taskstore.Dead || dead.Error != "never finishes" {
+		t.Errorf("MarkUnrunnable = %+v, %v", dead, err)
+	}
+}
+
+// Issue 12 item 3: a task left ACCEPTED is found through the sparse index
+// once its enqueue claim lapsed, and only one claimant gets it.
+func TestStrandedTasksAreListedOnceTheirClaimLapses(t *testing.T) {
+	s := servicetest.New(t).Store
+	ctx := context.Background()
+	stranded, _, _ := s.Create(ctx, "order-0007", "echo", nil, 200*time.Millisecond)
+	fresh, _, _ := s.Create(ctx, "order-0008", "echo", nil, time.Minute)
+	queued, _, _ := s.Create(ctx, "order-0009", "echo", nil, 200*time.Millisecond)
+	if err := s.MarkQueued(ctx, queued.ID); err != nil {
+		t.Fatal(err)
+	}
+	var te *taskstore.TransitionError
+	if _, err := s.ClaimEnqueue(ctx, stranded.ID, time.Minute); !errors.As(err, &te) {
+		t.Errorf("ClaimEnqueue while the creator's claim is live = %v, want refused", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	pending, err := s.Pending(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != 1 || pending[0].ID != stranded.ID {
+		t.Fatalf("Pending = %+v, want only %s (not the fresh %s nor the queued %s)", pending, stranded.ID, fresh.ID, queued.ID)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := 0
+	for range 4 {
+		wg.Go(func() {
+			if _, err := s.ClaimEnqueue(ctx, stranded.ID, time.Minute); err == nil {
+				mu.Lock()
+				won++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if won != 1 {
+		t.Errorf("%d claimants won the stranded task, want 1", won)
 	}
 }

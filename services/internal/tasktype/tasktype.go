@@ -21,15 +21,27 @@ type Type interface {
 	// Validate reports what is wrong with a payload, or nil.
 	Validate(payload []byte) error
 	// Run executes the task. It returns early with ctx.Err() when ctx ends.
-	Run(ctx context.Context, payload []byte) ([]byte, error)
+	// A task may run more than once (at-least-once delivery, a run cut off
+	// by a deploy), never twice at the same time: side effects keyed on
+	// in.TaskID are idempotent, and in.Attempt tells a retry from the first
+	// run.
+	Run(ctx context.Context, in Input) ([]byte, error)
+}
+
+// Input is what one run of a task gets.
+type Input struct {
+	TaskID  string // stable across runs: the key for idempotent side effects
+	Attempt int    // 1 for the first run, counted in the task's row
+	Payload []byte
 }
 
 // Registry maps type names to types.
 type Registry map[string]Type
 
-// MaxSleep bounds the sleep task, so a single task cannot hold a worker
-// slot for ever.
-const MaxSleep = 15 * time.Minute
+// MaxSleep bounds the sleep task: it fits production's worker stop budget
+// (110 s), so a deploy lets a running sleep finish (docs/architecture.md,
+// "Long tasks and deploys").
+const MaxSleep = 100 * time.Second
 
 // MaxHashRounds bounds the hash task's CPU use.
 const MaxHashRounds = 10_000_000
@@ -67,8 +79,8 @@ func (r Registry) Lookup(name string) (Type, error) {
 type echo struct{}
 
 func (echo) Validate([]byte) error { return nil }
-func (echo) Run(_ context.Context, p []byte) ([]byte, error) {
-	return p, nil
+func (echo) Run(_ context.Context, in Input) ([]byte, error) {
+	return in.Payload, nil
 }
 
 // sleep waits for the duration in its payload, in Go syntax ("1.5s", "2m").
@@ -87,8 +99,8 @@ func ParseSleep(p []byte) (time.Duration, error) {
 }
 
 func (sleep) Validate(p []byte) error { _, err := ParseSleep(p); return err }
-func (sleep) Run(ctx context.Context, p []byte) ([]byte, error) {
-	d, err := ParseSleep(p)
+func (sleep) Run(ctx context.Context, in Input) ([]byte, error) {
+	d, err := ParseSleep(in.Payload)
 	if err != nil {
 		return nil, err
 	}
@@ -109,9 +121,9 @@ var ErrFail = errors.New("fail task: failing on purpose")
 type fail struct{}
 
 func (fail) Validate([]byte) error { return nil }
-func (fail) Run(_ context.Context, p []byte) ([]byte, error) {
-	if len(p) > 0 {
-		return nil, fmt.Errorf("%w: %s", ErrFail, truncate(p))
+func (fail) Run(_ context.Context, in Input) ([]byte, error) {
+	if len(in.Payload) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrFail, truncate(in.Payload))
 	}
 	return nil, ErrFail
 }
@@ -132,8 +144,8 @@ func ParseHash(p []byte) (rounds int, data []byte, err error) {
 }
 
 func (hash) Validate(p []byte) error { _, _, err := ParseHash(p); return err }
-func (hash) Run(ctx context.Context, p []byte) ([]byte, error) {
-	n, data, err := ParseHash(p)
+func (hash) Run(ctx context.Context, in Input) ([]byte, error) {
+	n, data, err := ParseHash(in.Payload)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ func TestBuiltinTypesRunAndValidate(t *testing.T) {
 		{typ: "sleep", payload: "10ms", want: "slept 10ms"},
 		{typ: "sleep", payload: "soon", invalid: "not a duration"},
 		{typ: "sleep", payload: "1h", invalid: "outside"},
+		{typ: "sleep", payload: "101s", invalid: "outside"},
 		{typ: "fail", payload: "boom", runErr: ErrFail},
 		{typ: "hash", payload: "2:abc", want: hex.EncodeToString(twice[:])},
 		{typ: "hash", payload: "x", invalid: "N rounds"},
@@ -42,7 +43,7 @@ func TestBuiltinTypesRunAndValidate(t *testing.T) {
 		if err != nil {
 			t.Errorf("%s %q: Validate = %v", tc.typ, tc.payload, err)
 		}
-		got, err := typ.Run(context.Background(), []byte(tc.payload))
+		got, err := typ.Run(context.Background(), Input{TaskID: "t-test", Attempt: 1, Payload: []byte(tc.payload)})
 		if tc.runErr != nil {
 			if !errors.Is(err, tc.runErr) {
 				t.Errorf("%s %q: Run error %v, want %v", tc.typ, tc.payload, err, tc.runErr)
@@ -65,7 +66,7 @@ func TestUnknownTypeListsKnownOnes(t *testing.T) {
 func TestSleepStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Builtin()["sleep"].Run(ctx, []byte("10m"))
+	_, err := Builtin()["sleep"].Run(ctx, Input{Payload: []byte("90s")})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run on a cancelled context = %v, want context.Canceled", err)
 	}

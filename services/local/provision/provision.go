@@ -2,7 +2,7 @@
 // dead-letter queue directly through the SDK, for tests, the demo and the
 // benchmarks on a local world (moto). Deployed environments get the same
 // resources from Terraform (infra/modules/data); the shapes match: partition
-// key task_id (S), on-demand billing, redrive to the DLQ after
+// key task_id (S), the sparse pending index, on-demand billing, redrive to the DLQ after
 // maxReceiveCount.
 package provision
 
@@ -66,10 +66,24 @@ func Create(ctx context.Context, cfg aws.Config, name string, o Options) (World,
 	}
 	db := dynamodb.NewFromConfig(cfg)
 	_, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            &name,
-		BillingMode:          dbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []dbtypes.AttributeDefinition{{AttributeName: aws.String(taskstore.KeyAttr), AttributeType: dbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []dbtypes.KeySchemaElement{{AttributeName: aws.String(taskstore.KeyAttr), KeyType: dbtypes.KeyTypeHash}},
+		TableName:   &name,
+		BillingMode: dbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []dbtypes.AttributeDefinition{
+			{AttributeName: aws.String(taskstore.KeyAttr), AttributeType: dbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String(taskstore.PendingAttr), AttributeType: dbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String(taskstore.ClaimAttr), AttributeType: dbtypes.ScalarAttributeTypeN},
+		},
+		KeySchema: []dbtypes.KeySchemaElement{{AttributeName: aws.String(taskstore.KeyAttr), KeyType: dbtypes.KeyTypeHash}},
+		// The sparse index of tasks not yet queued: the recovery of
+		// stranded tasks queries it (infra/modules/data has the same).
+		GlobalSecondaryIndexes: []dbtypes.GlobalSecondaryIndex{{
+			IndexName: aws.String(taskstore.PendingIndex),
+			KeySchema: []dbtypes.KeySchemaElement{
+				{AttributeName: aws.String(taskstore.PendingAttr), KeyType: dbtypes.KeyTypeHash},
+				{AttributeName: aws.String(taskstore.ClaimAttr), KeyType: dbtypes.KeyTypeRange},
+			},
+			Projection: &dbtypes.Projection{ProjectionType: dbtypes.ProjectionTypeAll},
+		}},
 	})
 	if err != nil {
 		return World{}, fmt.Errorf("create table %s: %w", name, err)

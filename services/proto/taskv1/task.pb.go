@@ -12,6 +12,7 @@ package taskv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -24,16 +25,26 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// A task's state. Only SUCCEEDED and DEAD are final (Task.final is true);
+// every other state moves on without the client doing anything.
 type TaskStatus int32
 
 const (
 	TaskStatus_TASK_STATUS_UNSPECIFIED TaskStatus = 0
-	TaskStatus_TASK_STATUS_ACCEPTED    TaskStatus = 1
-	TaskStatus_TASK_STATUS_QUEUED      TaskStatus = 2
-	TaskStatus_TASK_STATUS_RUNNING     TaskStatus = 3
-	TaskStatus_TASK_STATUS_SUCCEEDED   TaskStatus = 4
-	TaskStatus_TASK_STATUS_FAILED      TaskStatus = 5
-	TaskStatus_TASK_STATUS_DEAD        TaskStatus = 6
+	// Not final: stored; its message is being sent, or will be by recovery.
+	TaskStatus_TASK_STATUS_ACCEPTED TaskStatus = 1
+	// Not final: waiting for a worker.
+	TaskStatus_TASK_STATUS_QUEUED TaskStatus = 2
+	// Not final: one worker runs it (never two at once).
+	TaskStatus_TASK_STATUS_RUNNING TaskStatus = 3
+	// Final: finished; result holds the output.
+	TaskStatus_TASK_STATUS_SUCCEEDED TaskStatus = 4
+	// Not final: the last run failed (error says why) and the task will run
+	// again; failed_runs counts the failures so far.
+	TaskStatus_TASK_STATUS_FAILED TaskStatus = 5
+	// Final: failed for good, after its recorded failed runs reached the
+	// limit or because it can never run; error says why.
+	TaskStatus_TASK_STATUS_DEAD TaskStatus = 6
 )
 
 // Enum value maps for TaskStatus.
@@ -300,11 +311,14 @@ type Task struct {
 	Result []byte `protobuf:"bytes,6,opt,name=result,proto3" json:"result,omitempty"`
 	// Last error of a failed or dead task.
 	Error string `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
-	// How many times the queue delivered the task's message.
-	Attempts int32 `protobuf:"varint,8,opt,name=attempts,proto3" json:"attempts,omitempty"`
-	// RFC 3339 timestamps.
-	CreatedAt     string `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	UpdatedAt     string `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// Runs started so far (the latest run's attempt number).
+	Attempts  int32                  `protobuf:"varint,8,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// True when status is final (SUCCEEDED or DEAD): nothing will change.
+	Final bool `protobuf:"varint,13,opt,name=final,proto3" json:"final,omitempty"`
+	// Runs that ended with an error.
+	FailedRuns    int32 `protobuf:"varint,14,opt,name=failed_runs,json=failedRuns,proto3" json:"failed_runs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -395,25 +409,39 @@ func (x *Task) GetAttempts() int32 {
 	return 0
 }
 
-func (x *Task) GetCreatedAt() string {
+func (x *Task) GetCreatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreatedAt
 	}
-	return ""
+	return nil
 }
 
-func (x *Task) GetUpdatedAt() string {
+func (x *Task) GetUpdatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdatedAt
 	}
-	return ""
+	return nil
+}
+
+func (x *Task) GetFinal() bool {
+	if x != nil {
+		return x.Final
+	}
+	return false
+}
+
+func (x *Task) GetFailedRuns() int32 {
+	if x != nil {
+		return x.FailedRuns
+	}
+	return 0
 }
 
 var File_taskv1_task_proto protoreflect.FileDescriptor
 
 const file_taskv1_task_proto_rawDesc = "" +
 	"\n" +
-	"\x11taskv1/task.proto\x12\x10conveyor.task.v1\"j\n" +
+	"\x11taskv1/task.proto\x12\x10conveyor.task.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"j\n" +
 	"\x11SubmitTaskRequest\x12'\n" +
 	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x18\n" +
@@ -424,7 +452,7 @@ const file_taskv1_task_proto_rawDesc = "" +
 	"\x0eGetTaskRequest\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\"=\n" +
 	"\x0fGetTaskResponse\x12*\n" +
-	"\x04task\x18\x01 \x01(\v2\x16.conveyor.task.v1.TaskR\x04task\"\xb4\x02\n" +
+	"\x04task\x18\x01 \x01(\v2\x16.conveyor.task.v1.TaskR\x04task\"\xaf\x03\n" +
 	"\x04Task\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12\x12\n" +
@@ -433,12 +461,16 @@ const file_taskv1_task_proto_rawDesc = "" +
 	"\x06status\x18\x05 \x01(\x0e2\x1c.conveyor.task.v1.TaskStatusR\x06status\x12\x16\n" +
 	"\x06result\x18\x06 \x01(\fR\x06result\x12\x14\n" +
 	"\x05error\x18\a \x01(\tR\x05error\x12\x1a\n" +
-	"\battempts\x18\b \x01(\x05R\battempts\x12\x1d\n" +
+	"\battempts\x18\b \x01(\x05R\battempts\x129\n" +
 	"\n" +
-	"created_at\x18\t \x01(\tR\tcreatedAt\x12\x1d\n" +
+	"created_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\n" +
-	" \x01(\tR\tupdatedAt*\xbd\x01\n" +
+	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x14\n" +
+	"\x05final\x18\r \x01(\bR\x05final\x12\x1f\n" +
+	"\vfailed_runs\x18\x0e \x01(\x05R\n" +
+	"failedRunsJ\x04\b\t\x10\n" +
+	"J\x04\b\n" +
+	"\x10\v*\xbd\x01\n" +
 	"\n" +
 	"TaskStatus\x12\x1b\n" +
 	"\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
@@ -468,26 +500,29 @@ func file_taskv1_task_proto_rawDescGZIP() []byte {
 var file_taskv1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_taskv1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_taskv1_task_proto_goTypes = []any{
-	(TaskStatus)(0),            // 0: conveyor.task.v1.TaskStatus
-	(*SubmitTaskRequest)(nil),  // 1: conveyor.task.v1.SubmitTaskRequest
-	(*SubmitTaskResponse)(nil), // 2: conveyor.task.v1.SubmitTaskResponse
-	(*GetTaskRequest)(nil),     // 3: conveyor.task.v1.GetTaskRequest
-	(*GetTaskResponse)(nil),    // 4: conveyor.task.v1.GetTaskResponse
-	(*Task)(nil),               // 5: conveyor.task.v1.Task
+	(TaskStatus)(0),               // 0: conveyor.task.v1.TaskStatus
+	(*SubmitTaskRequest)(nil),     // 1: conveyor.task.v1.SubmitTaskRequest
+	(*SubmitTaskResponse)(nil),    // 2: conveyor.task.v1.SubmitTaskResponse
+	(*GetTaskRequest)(nil),        // 3: conveyor.task.v1.GetTaskRequest
+	(*GetTaskResponse)(nil),       // 4: conveyor.task.v1.GetTaskResponse
+	(*Task)(nil),                  // 5: conveyor.task.v1.Task
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_taskv1_task_proto_depIdxs = []int32{
 	5, // 0: conveyor.task.v1.SubmitTaskResponse.task:type_name -> conveyor.task.v1.Task
 	5, // 1: conveyor.task.v1.GetTaskResponse.task:type_name -> conveyor.task.v1.Task
 	0, // 2: conveyor.task.v1.Task.status:type_name -> conveyor.task.v1.TaskStatus
-	1, // 3: conveyor.task.v1.TaskService.SubmitTask:input_type -> conveyor.task.v1.SubmitTaskRequest
-	3, // 4: conveyor.task.v1.TaskService.GetTask:input_type -> conveyor.task.v1.GetTaskRequest
-	2, // 5: conveyor.task.v1.TaskService.SubmitTask:output_type -> conveyor.task.v1.SubmitTaskResponse
-	4, // 6: conveyor.task.v1.TaskService.GetTask:output_type -> conveyor.task.v1.GetTaskResponse
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	6, // 3: conveyor.task.v1.Task.created_at:type_name -> google.protobuf.Timestamp
+	6, // 4: conveyor.task.v1.Task.updated_at:type_name -> google.protobuf.Timestamp
+	1, // 5: conveyor.task.v1.TaskService.SubmitTask:input_type -> conveyor.task.v1.SubmitTaskRequest
+	3, // 6: conveyor.task.v1.TaskService.GetTask:input_type -> conveyor.task.v1.GetTaskRequest
+	2, // 7: conveyor.task.v1.TaskService.SubmitTask:output_type -> conveyor.task.v1.SubmitTaskResponse
+	4, // 8: conveyor.task.v1.TaskService.GetTask:output_type -> conveyor.task.v1.GetTaskResponse
+	7, // [7:9] is the sub-list for method output_type
+	5, // [5:7] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_taskv1_task_proto_init() }

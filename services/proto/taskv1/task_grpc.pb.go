@@ -32,7 +32,11 @@ const (
 type TaskServiceClient interface {
 	// SubmitTask accepts a task. It is idempotent on idempotency_key: the same
 	// key with the same request returns the same task; the same key with a
-	// different request fails with ALREADY_EXISTS.
+	// different request fails with ALREADY_EXISTS; the key of a DEAD task
+	// fails with FAILED_PRECONDITION naming the task (to run the same work
+	// again, submit it under a new key). UNAVAILABLE means retry with the
+	// same key; INTERNAL is a server fault whose message carries a reference
+	// for the operators.
 	SubmitTask(ctx context.Context, in *SubmitTaskRequest, opts ...grpc.CallOption) (*SubmitTaskResponse, error)
 	// GetTask reads a task's current state.
 	GetTask(ctx context.Context, in *GetTaskRequest, opts ...grpc.CallOption) (*GetTaskResponse, error)
@@ -72,7 +76,11 @@ func (c *taskServiceClient) GetTask(ctx context.Context, in *GetTaskRequest, opt
 type TaskServiceServer interface {
 	// SubmitTask accepts a task. It is idempotent on idempotency_key: the same
 	// key with the same request returns the same task; the same key with a
-	// different request fails with ALREADY_EXISTS.
+	// different request fails with ALREADY_EXISTS; the key of a DEAD task
+	// fails with FAILED_PRECONDITION naming the task (to run the same work
+	// again, submit it under a new key). UNAVAILABLE means retry with the
+	// same key; INTERNAL is a server fault whose message carries a reference
+	// for the operators.
 	SubmitTask(context.Context, *SubmitTaskRequest) (*SubmitTaskResponse, error)
 	// GetTask reads a task's current state.
 	GetTask(context.Context, *GetTaskRequest) (*GetTaskResponse, error)
