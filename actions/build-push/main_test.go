@@ -180,8 +180,10 @@ func TestActionRejectsBadInputBeforeBuilding(t *testing.T) {
 		if code != 2 || !strings.Contains(r.log.String(), "::error title=build-push::") || !strings.Contains(r.log.String(), tc.want) {
 			t.Errorf("%v: exit %d, log %q; want exit 2 and an error annotation with %q", tc.args, code, r.log.String(), tc.want)
 		}
-		if _, err := os.Stat(r.out); !os.IsNotExist(err) {
-			t.Errorf("%v: rejected inputs still wrote the outputs file (%v)", tc.args, err)
+		// Every declared output is written on failure too: an empty image
+		// map, so no later step deploys a stale one.
+		if b, err := os.ReadFile(r.out); err != nil || !strings.Contains(string(b), "image-map<<") || !strings.Contains(string(b), "{}") {
+			t.Errorf("%v: rejected inputs must write the empty outputs, got %q (%v)", tc.args, b, err)
 		}
 	}
 }

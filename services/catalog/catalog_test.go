@@ -110,10 +110,10 @@ func checkCalls(t *testing.T, s Service) {
 		if !strings.HasPrefix(c.Action, c.Service+":") {
 			t.Errorf("%s: %s: action %q is not in service %q", s.Name, c.Operation, c.Action, c.Service)
 		}
-		if c.Resource != Table && c.Resource != Queue && c.Resource != DLQ {
-			t.Errorf("%s: %s: resource %q is not table, queue or dlq", s.Name, c.Operation, c.Resource)
+		if c.Resource != Table && c.Resource != PendingIndex && c.Resource != Queue && c.Resource != DLQ {
+			t.Errorf("%s: %s: resource %q is not table, pending-index, queue or dlq", s.Name, c.Operation, c.Resource)
 		}
-		if (c.Service == "dynamodb") != (c.Resource == Table) {
+		if (c.Service == "dynamodb") != (c.Resource == Table || c.Resource == PendingIndex) {
 			t.Errorf("%s: %s: %s call on resource %q", s.Name, c.Operation, c.Service, c.Resource)
 		}
 		if strings.TrimSpace(c.Why) == "" {

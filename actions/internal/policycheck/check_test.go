@@ -46,9 +46,17 @@ func TestInfraIsCleanAgainstContractAndCode(t *testing.T) {
 	}
 	for _, env := range []string{"production", "local"} {
 		dir := filepath.Join(repo, "infra", "environments", env)
-		fs, stats, err := CheckDir(dir, contract, code, nil)
+		all, stats, err := CheckDir(dir, contract, code, nil)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// Suppressed findings carry their reviewed reason in the source;
+		// everything else must be clean.
+		var fs []Finding
+		for _, f := range Suppress(all) {
+			if f.Suppressed == "" {
+				fs = append(fs, f)
+			}
 		}
 		if len(fs) > 0 {
 			t.Errorf("%s: want no findings, got %d:%s", env, len(fs), describe(fs))

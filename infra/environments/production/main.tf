@@ -112,7 +112,9 @@ locals {
   # root with mode 0755). max-age covers the longest quiet gap of a healthy
   # process: a 20 s long poll that times out 15 s later, then a 30 s backoff.
   liveness_file = "/dev/shm/conveyor-alive"
-  liveness_check = { for s in ["worker", "dlq"] : s => {
+  # One per service (keyed like every per-service map); only the services
+  # without a port use theirs.
+  liveness_check = { for s in keys(local.service_environment) : s => {
     command      = ["CMD", "/usr/local/bin/${s}", "health", "-file", local.liveness_file, "-max-age", "${var.liveness_max_age_seconds}s"]
     interval     = 30
     timeout      = 5
