@@ -49,7 +49,18 @@ func (o Options) RollbackBudgetOrDefault() time.Duration {
 }
 
 func (o Options) watcher(api API) *Watcher {
-	return &Watcher{API: api, Poll: o.Poll, Settle: o.Settle, Logf: o.Logf}
+	settle := o.Settle
+	if settle == 0 {
+		// One poll, but never more than a tenth of the timeout: a
+		// settle window that outlasts the run makes it overrun the
+		// timeout that bounds it (a 30 s poll with a 900 ms timeout).
+		poll := o.Poll
+		if poll <= 0 {
+			poll = 5 * time.Second
+		}
+		settle = max(min(poll, o.timeout()/10), time.Millisecond)
+	}
+	return &Watcher{API: api, Poll: o.Poll, Settle: settle, Logf: o.Logf}
 }
 
 func (o Options) logf(format string, args ...any) {
@@ -113,7 +124,16 @@ func Deploy(ctx context.Context, api API, o Options, images map[string]plan.Imag
 	}
 	w := o.watcher(api)
 	w.Watch(ctx, results)
-	if rollback {
+	if rollback && ctx.Err() != nil {
+		// A cancelled run starts nothing it cannot watch: the runner
+		// kills it seconds later.
+		for _, r := range results {
+			if (r.Verdict == Failed || r.Verdict == TimedOut) && r.Rollback == nil && r.DeploymentID != "" {
+				r.Reason += fmt.Sprintf("; the run was cancelled (%v) before conveyor rolled back: the service may still be on %s",
+					ctx.Err(), plan.ShortTaskDef(r.NewTaskDef))
+			}
+		}
+	} else if rollback {
 		RollBackFailures(ctx, api, o, results, w, hard)
 	}
 	return results, w, nil
@@ -164,9 +184,15 @@ func RollBackFailures(ctx context.Context, api API, o Options, results []*Result
 	for _, r := range parents {
 		rb := r.Rollback
 		r.Cause = r.Verdict
-		if rb.Verdict == Succeeded {
+		switch rb.Verdict {
+		case Succeeded:
 			r.Verdict = RolledBack
-		} else {
+		case Superseded, Unknown:
+			// Someone else's deployment replaced the rollback, or the
+			// rollback's outcome is unknown: ROLLBACK_FAILED would send
+			// the operator to roll back again, over what now runs.
+			r.Verdict = rb.Verdict
+		default:
 			r.Verdict = RollbackFailed
 		}
 		r.Reason += fmt.Sprintf("; conveyor rolled back to %s: %s: %s", plan.ShortTaskDef(rb.NewTaskDef), rb.Verdict, rb.Reason)

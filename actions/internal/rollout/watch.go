@@ -103,6 +103,17 @@ func (w *Watcher) Watch(ctx context.Context, results []*Result) {
 			return
 		}
 		w.Rounds++
+		if cause := ctx.Err(); cause != nil {
+			// The runner cancelled the job: one last read, on a context
+			// of its own (the cancelled one fails every call), decides
+			// what can be decided; the rest is UNKNOWN. Looping on would
+			// spin until the deadline on reads that cannot succeed.
+			w.logf("the run was cancelled (%v): reading ECS once more for the verdicts", cause)
+			last, stop := context.WithTimeout(context.WithoutCancel(ctx), cancelGrace)
+			w.roundWith(last, pending, final, settle, cause)
+			stop()
+			return
+		}
 		throttled := w.round(ctx, pending, final, settle)
 		if throttled {
 			interval = min(interval*2, maxPoll)
@@ -186,9 +197,20 @@ func retries(final bool) func(*ecs.Options) {
 	return noRetry
 }
 
+// cancelGrace bounds the last read after a cancel: GitHub's runner sends
+// SIGTERM 7.5 s after SIGINT and kills 2.5 s later, and the outputs and
+// the summary must be written before that.
+const cancelGrace = 5 * time.Second
+
 // round reads every pending deployment once, cluster by cluster, and
 // decides what it can. It reports whether ECS throttled a read.
 func (w *Watcher) round(ctx context.Context, pending []*watched, final map[*watched]bool, settle time.Duration) bool {
+	return w.roundWith(ctx, pending, final, settle, nil)
+}
+
+// roundWith is round; cancelled, when set, makes it every deployment's
+// last (Policy.Cancelled).
+func (w *Watcher) roundWith(ctx context.Context, pending []*watched, final map[*watched]bool, settle time.Duration, cancelled error) bool {
 	byCluster := map[string][]*watched{}
 	var clusters []string
 	for _, x := range pending {
@@ -204,7 +226,11 @@ func (w *Watcher) round(ctx context.Context, pending []*watched, final map[*watc
 		for _, x := range xs {
 			anyFinal = anyFinal || final[x]
 		}
-		rounds := w.gather(ctx, c, xs, retries(anyFinal))
+		opt := retries(anyFinal)
+		if cancelled != nil {
+			opt = noRetry // no time for the SDK's backoff
+		}
+		rounds := w.gather(ctx, c, xs, opt)
 		for _, x := range xs {
 			rd := rounds[x]
 			for _, err := range []error{rd.Err, rd.TasksErr} {
@@ -220,7 +246,7 @@ func (w *Watcher) round(ctx context.Context, pending []*watched, final map[*watc
 				}
 			}
 			was := x.mem.Status
-			out, mem := Decide(x.mem, rd, Policy{Settle: settle, Final: final[x], Timeout: x.nextDeadline().Sub(x.r.Started).Round(time.Second)})
+			out, mem := Decide(x.mem, rd, Policy{Settle: settle, Final: final[x], Timeout: roundDuration(x.nextDeadline().Sub(x.r.Started)), Cancelled: cancelled})
 			x.mem = mem
 			if mem.Status != was {
 				w.logf("%s: service deployment %s: %s (%s)", x.r.Service, x.r.ServiceDeployment, mem.Status, mem.Phase)
@@ -345,7 +371,8 @@ func (w *Watcher) gather(ctx context.Context, cluster string, xs []*watched, opt
 			}
 		}
 		w.events(x, svc)
-		if rd.SD != nil && (rd.SD.Status == types.ServiceDeploymentStatusStopped || rd.SD.Status == types.ServiceDeploymentStatusStopRequested) {
+		if rd.SD != nil && (rd.SD.Status == types.ServiceDeploymentStatusStopped || rd.SD.Status == types.ServiceDeploymentStatusStopRequested ||
+			rd.SD.Status == types.ServiceDeploymentStatusSuccessful && !isPrimary(svc, x.r.DeploymentID)) {
 			newer, err := newerServiceDeployment(ctx, w.API, x.r, rd.SD, opt)
 			if err != nil {
 				fail(x, err)
@@ -367,6 +394,26 @@ func (w *Watcher) gather(ctx context.Context, cluster string, xs []*watched, opt
 		rounds[x] = rd
 	}
 	return rounds
+}
+
+// isPrimary says whether the service's PRIMARY deployment is id: once
+// another deployment is PRIMARY, a newer service deployment took over.
+func isPrimary(svc types.Service, id string) bool {
+	for _, d := range svc.Deployments {
+		if aws.ToString(d.Status) == "PRIMARY" {
+			return aws.ToString(d.Id) == id
+		}
+	}
+	return true // no deployments listed: nothing says otherwise
+}
+
+// roundDuration rounds a timeout for a reason: to the second, or to the
+// tenth of a second under ten seconds (a 600ms timeout is not "1s").
+func roundDuration(d time.Duration) time.Duration {
+	if d < 10*time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Second)
 }
 
 func rollbackOn(dc *types.DeploymentConfiguration) bool {
