@@ -269,3 +269,42 @@ func TestHelpExitsZeroWithUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestDeployFindsItsFailedTasksBehindAnHourOfStoppedHistory(t *testing.T) {
+	// The old image crash-looped for a while before it steadied, so ECS
+	// still lists hundreds of stopped tasks (for an hour). The new image
+	// runs, ECS reports the deployment SUCCESSFUL, then its tasks crash:
+	// conveyor must find those stopped tasks wherever ListTasks pages them.
+	w := st.NewWorld(t, ecsstandin.Scenario{Rules: []ecsstandin.Rule{
+		{Match: "sha256:1111", Behaviour: ecsstandin.Crash, ExitCode: 1, CrashAfterSeconds: 1, StartSeconds: 1, UntilSeconds: 400},
+		{Match: "sha256:c4", Behaviour: ecsstandin.Crash, ExitCode: 139, CrashAfterSeconds: 120}}})
+	w.Service("conveyor-api", st.Repo+"api@"+st.Dig("1111"), st.Svc{Desired: 6})
+	w.Settle("conveyor-api", types.DeploymentRolloutStateCompleted)
+	n := 0
+	in := &ecs.ListTasksInput{Cluster: aws.String("conveyor"), ServiceName: aws.String("conveyor-api"), DesiredStatus: types.DesiredStatusStopped}
+	for {
+		out, err := w.API.ListTasks(w.Ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(out.TaskArns)
+		if out.NextToken == nil {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	if n < 300 {
+		t.Fatalf("setting up: %d stopped tasks; the scenario needs several pages of them", n)
+	}
+	r := w.Run(action, map[string]string{"services": "conveyor-api", "image-map": st.Images("api", st.Dig("c4")), "settle": "3s", "timeout": "10s", "rollback": "false"})
+	if r.Code != 1 {
+		t.Errorf("exit %d, want 1", r.Code)
+	}
+	if v := verdictOf(r); v != "FAILED" {
+		t.Errorf("verdict %s, want FAILED", v)
+	}
+	if got := firstLine(r); !strings.HasPrefix(got, "ECS reported service deployment arn:aws:ecs:") || !strings.Contains(got, " SUCCESSFUL, then a task of it failed: stopped task ") ||
+		!strings.Contains(got, "container api exit code 139") {
+		t.Errorf("annotation's first line %q: want the crash after SUCCESSFUL", got)
+	}
+}

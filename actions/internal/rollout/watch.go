@@ -433,16 +433,16 @@ func contains(list []string, s string) bool {
 // deployment's newly stopped ones (evidence, stop classes).
 func (w *Watcher) tasks(ctx context.Context, x *watched, rd *Round, opt func(*ecs.Options)) error {
 	r := x.r
-	running, err := w.API.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(r.Cluster), ServiceName: aws.String(r.Service), DesiredStatus: types.DesiredStatusRunning}, opt)
+	running, err := listTasks(ctx, w.API, r, types.DesiredStatusRunning, opt)
 	if err != nil {
-		return fmt.Errorf("list running tasks of %s: %w", r.Service, err)
+		return err
 	}
-	stopped, err := w.API.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(r.Cluster), ServiceName: aws.String(r.Service), DesiredStatus: types.DesiredStatusStopped}, opt)
+	stopped, err := listTasks(ctx, w.API, r, types.DesiredStatusStopped, opt)
 	if err != nil {
-		return fmt.Errorf("list stopped tasks of %s: %w", r.Service, err)
+		return err
 	}
-	arns := append([]string{}, running.TaskArns...)
-	for _, a := range stopped.TaskArns {
+	arns := append([]string{}, running...)
+	for _, a := range stopped {
 		if !x.seenStopped[a] {
 			arns = append(arns, a)
 		}
@@ -487,6 +487,30 @@ func (w *Watcher) tasks(ctx context.Context, x *watched, rd *Round, opt func(*ec
 		}
 	}
 	return nil
+}
+
+// maxTaskPages bounds one ListTasks walk (100 tasks a page).
+const maxTaskPages = 20
+
+// listTasks lists every task of r's service with the desired status, page
+// by page: ECS returns 100 a page in no documented order, and stopped
+// tasks stay listed for an hour, so the first page of a service that
+// crash-looped before the deploy may hold none of the deployment's own.
+func listTasks(ctx context.Context, api API, r *Result, status types.DesiredStatus, opt func(*ecs.Options)) ([]string, error) {
+	in := &ecs.ListTasksInput{Cluster: aws.String(r.Cluster), ServiceName: aws.String(r.Service), DesiredStatus: status}
+	var arns []string
+	for page := 0; page < maxTaskPages; page++ {
+		out, err := api.ListTasks(ctx, in, opt)
+		if err != nil {
+			return nil, fmt.Errorf("list %s tasks of %s: %w", strings.ToLower(string(status)), r.Service, err)
+		}
+		arns = append(arns, out.TaskArns...)
+		if out.NextToken == nil {
+			return arns, nil
+		}
+		in.NextToken = out.NextToken
+	}
+	return nil, fmt.Errorf("list %s tasks of %s: more than %d pages of %d: not evidence", strings.ToLower(string(status)), r.Service, maxTaskPages, 100)
 }
 
 // stranger says why a running task is not the deployment's target, or "".
