@@ -308,3 +308,48 @@ func TestDeployFindsItsFailedTasksBehindAnHourOfStoppedHistory(t *testing.T) {
 		t.Errorf("annotation's first line %q: want the crash after SUCCESSFUL", got)
 	}
 }
+
+func TestDeployScaledOutByAutoscalingAtTheDeadlineIsNotFailedNorRolledBack(t *testing.T) {
+	// ECS reports conveyor's deployment SUCCESSFUL; then autoscaling
+	// doubles the desired count and the new tasks are still starting at
+	// the deadline. Nothing failed: the verdict is TIMED_OUT (not
+	// SUCCEEDED: running < desired), and conveyor must not "roll back" a
+	// healthy release in the middle of a scale-out.
+	w := st.NewWorld(t, ecsstandin.Scenario{})
+	start := w.S.Clock().Now()
+	w.Service("conveyor-api", st.Repo+"api@"+st.Dig("1111"), st.Svc{LB: true, Breaker: true})
+	w.Settle("conveyor-api", types.DeploymentRolloutStateCompleted)
+	done := make(chan st.Run)
+	go func() {
+		done <- w.Run(action, map[string]string{"services": "conveyor-api", "image-map": st.Images("api", st.Dig("5ca1e")),
+			"poll-interval": "50ms", "settle": "2s", "timeout": "6s", "rollback-budget": "2s"})
+	}()
+	waitFor(t, "conveyor's service deployment SUCCESSFUL", func() bool {
+		sds := w.ServiceDeployments("conveyor-api")
+		return len(sds) == 2 && sds[0].Status == types.ServiceDeploymentStatusSuccessful
+	})
+	// From now on, new tasks of the release take an hour to start.
+	now := w.S.Clock().Now().Sub(start).Seconds()
+	if err := w.S.SetScenario(ecsstandin.Scenario{ThrottleRate: -1, Rules: []ecsstandin.Rule{
+		{Match: "sha256:5ca1e", Behaviour: ecsstandin.Healthy, StartSeconds: 3600, FromSeconds: now}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.API.UpdateService(context.Background(), &ecs.UpdateServiceInput{Cluster: aws.String("conveyor"), Service: aws.String("conveyor-api"),
+		DesiredCount: aws.Int32(4)}); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.Code != 1 {
+		t.Errorf("exit %d, want 1", r.Code)
+	}
+	if v := verdictOf(r); v != "TIMED_OUT" {
+		t.Errorf("verdict %s, want TIMED_OUT", v)
+	}
+	if got := firstLine(r); !strings.HasPrefix(got, "ECS reported service deployment arn:aws:ecs:") || !strings.Contains(got, "SUCCESSFUL but at the deadline 2 of 4 tasks run (2 pending)") {
+		t.Errorf("annotation's first line %q", got)
+	}
+	st.MustContain(t, "summary", r.Summary, "conveyor did not roll back: ECS reported the deployment SUCCESSFUL and none of its tasks failed")
+	if n := w.S.Stats().Calls["UpdateService"]; n != 2 {
+		t.Errorf("%d UpdateService calls: a healthy release that is scaling out must not be rolled back", n)
+	}
+}

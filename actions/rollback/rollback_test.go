@@ -159,3 +159,30 @@ func TestActionYAMLMatchesInputs(t *testing.T) {
 func action(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
 	return run(ctx, args, getenv, stdout, io.Discard)
 }
+
+func TestRollbackToADeregisteredRevisionSaysWhatToDo(t *testing.T) {
+	// The last completed revision was deregistered (INACTIVE): ECS refuses
+	// to deploy it. The rollback must say so before touching the service,
+	// and say how to go on.
+	w := deployed(t, ecsstandin.Scenario{})
+	if _, err := w.API.DeregisterTaskDefinition(w.Ctx, &ecs.DeregisterTaskDefinitionInput{TaskDefinition: aws.String("conveyor-api:2")}); err != nil {
+		t.Fatal(err)
+	}
+	before := w.S.Stats().Calls["UpdateService"]
+	for _, to := range []string{"", "2"} {
+		in := map[string]string{"services": "conveyor-api"}
+		if to != "" {
+			in["to"] = to
+		}
+		r := w.Run(action, in)
+		if r.Code != 1 {
+			t.Errorf("to %q: exit %d, want 1", to, r.Code)
+		}
+		st.MustContain(t, "summary", r.Summary, "### ❌ conveyor-api: FAILED",
+			"rollback target conveyor-api:2 was deregistered (INACTIVE) and ECS deploys no inactive revision: register it again",
+			"or pass another revision")
+	}
+	if n := w.S.Stats().Calls["UpdateService"] - before; n != 0 {
+		t.Errorf("%d UpdateService calls for an inactive target", n)
+	}
+}

@@ -218,13 +218,17 @@ func decideSuccessful(m Memory, r Round, p Policy, arn string) (Outcome, Memory)
 		return Outcome{Verdict: Failed, Reason: fmt.Sprintf("ECS reported service deployment %s SUCCESSFUL, then a task of it failed: %s", arn, m.CrashedAfter)}, m
 	}
 	var short string
+	// A task short of the desired count with no failure seen (a scale-out
+	// still placing tasks) is not a failure: at the deadline it is
+	// TIMED_OUT. A task on the wrong revision or digest is one.
+	shortIs := TimedOut
 	switch {
 	case r.Running < r.Desired:
 		short = fmt.Sprintf("%d of %d tasks run (%d pending)", r.Running, r.Desired, r.Pending)
 	case r.ServiceRunning < r.ServiceDesired:
 		short = fmt.Sprintf("the service runs %d of %d desired tasks", r.ServiceRunning, r.ServiceDesired)
 	case len(r.Strangers) > 0:
-		short = r.Strangers[0]
+		short, shortIs = r.Strangers[0], Failed
 	}
 	if short != "" {
 		m.HealthySince = time.Time{}
@@ -233,7 +237,7 @@ func decideSuccessful(m Memory, r Round, p Policy, arn string) (Outcome, Memory)
 				p.Cancelled, arn, short)}, m
 		}
 		if p.Final {
-			return Outcome{Verdict: Failed, Phase: m.Phase,
+			return Outcome{Verdict: shortIs, Phase: m.Phase,
 				Reason: fmt.Sprintf("ECS reported service deployment %s SUCCESSFUL but at the deadline %s", arn, short)}, m
 		}
 		return Outcome{}, m

@@ -81,9 +81,19 @@ func TestDecide(t *testing.T) {
 			{r: Round{At: t0.Add(150 * time.Second), SD: sd(types.ServiceDeploymentStatusSuccessful), Desired: 2, Running: 0, Pending: 2, ServiceDesired: 2,
 				Stopped: []StoppedTask{crash}}, want: Failed, first: "ECS reported service deployment " + sdArn + " SUCCESSFUL, then a task of it failed"},
 		}},
-		{"successful with fewer running at the deadline", poll, []step{
+		{"successful with fewer running at the deadline and no failure seen: TIMED_OUT, not FAILED", poll, []step{
 			{r: Round{At: t0, SD: sd(types.ServiceDeploymentStatusSuccessful), Desired: 2, Running: 0, Pending: 2, ServiceDesired: 2}, final: true,
-				want: Failed, first: "ECS reported service deployment " + sdArn + " SUCCESSFUL but at the deadline 0 of 2 tasks run (2 pending)"},
+				want: TimedOut, first: "ECS reported service deployment " + sdArn + " SUCCESSFUL but at the deadline 0 of 2 tasks run (2 pending)"},
+		}},
+		{"successful, then autoscaling scales out and the new tasks are still starting at the deadline", poll, []step{
+			{r: healthy(0, sd(types.ServiceDeploymentStatusSuccessful))},
+			{r: Round{At: t0.Add(poll / 2), SD: sd(types.ServiceDeploymentStatusSuccessful), Desired: 4, Running: 2, Pending: 2, ServiceDesired: 4, ServiceRunning: 2}, final: true,
+				want: TimedOut, first: "ECS reported service deployment " + sdArn + " SUCCESSFUL but at the deadline 2 of 4 tasks run (2 pending)"},
+		}},
+		{"successful, then scaled in mid-settle: still settles", poll, []step{
+			{r: healthy(0, sd(types.ServiceDeploymentStatusSuccessful))},
+			{r: Round{At: t0.Add(poll), SD: sd(types.ServiceDeploymentStatusSuccessful), Desired: 1, Running: 1, ServiceDesired: 1, ServiceRunning: 1},
+				want: Succeeded, first: "service deployment " + sdArn + " SUCCESSFUL; 1 of 1 tasks"},
 		}},
 		{"successful but an old task still runs", 0, []step{
 			{r: Round{At: t0, SD: sd(types.ServiceDeploymentStatusSuccessful), Desired: 2, Running: 2, ServiceDesired: 2, ServiceRunning: 2,

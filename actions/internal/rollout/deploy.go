@@ -151,6 +151,14 @@ func RollBackFailures(ctx context.Context, api API, o Options, results []*Result
 		if r.Verdict != Failed && r.Verdict != TimedOut || r.Rollback != nil || r.DeploymentID == "" {
 			continue
 		}
+		if r.Verdict == TimedOut && r.ECSStatus == types.ServiceDeploymentStatusSuccessful {
+			// Short of tasks at the deadline with none failed (a
+			// scale-out still placing them): a rollback would replace
+			// healthy tasks with ones that must start too.
+			r.Reason += "; conveyor did not roll back: ECS reported the deployment SUCCESSFUL and none of its tasks failed, so a rollback would replace healthy tasks; " +
+				"watch the service, or run the rollback workflow if it does not reach its desired count"
+			continue
+		}
 		target, from, err := LastSuccessful(ctx, api, r.Cluster, r.Service, r.ServiceDeployment)
 		if err != nil {
 			r.Reason += "; conveyor did not roll back: " + err.Error()
@@ -162,6 +170,9 @@ func RollBackFailures(ctx context.Context, api API, o Options, results []*Result
 			continue
 		}
 		td, err := api.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(target)})
+		if err == nil {
+			err = deployable(r.Service, td.TaskDefinition)
+		}
 		if err != nil {
 			r.Reason += fmt.Sprintf("; conveyor's rollback to %s did not start: %v", plan.ShortTaskDef(target), err)
 			continue

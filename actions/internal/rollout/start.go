@@ -159,13 +159,20 @@ func ResolveTarget(ctx context.Context, api API, cluster string, svc types.Servi
 		}
 		return out.TaskDefinition, nil
 	}
+	target := func(ref string) (*types.TaskDefinition, error) {
+		td, err := describe(ref)
+		if err != nil {
+			return nil, err
+		}
+		return td, deployable(name, td)
+	}
 	switch t.Kind {
 	case plan.TargetRevision:
 		ref := t.Revision(family)
 		if plan.Family(ref) != family {
 			return nil, &TargetError{Service: name, Target: ref, Family: family}
 		}
-		return describe(ref)
+		return target(ref)
 	case plan.TargetDigest:
 		list, err := api.ListTaskDefinitions(ctx, &ecs.ListTaskDefinitionsInput{FamilyPrefix: aws.String(family), Sort: types.SortOrderDesc, MaxResults: aws.Int32(100)})
 		if err != nil {
@@ -187,14 +194,28 @@ func ResolveTarget(ctx context.Context, api API, cluster string, svc types.Servi
 		}
 		return nil, fmt.Errorf("service %s: no active revision of %s runs an image with digest %s (searched the newest %d)", name, family, t.Value, len(list.TaskDefinitionArns))
 	}
-	target, _, err := LastSuccessful(ctx, api, cluster, name, "")
+	last, _, err := LastSuccessful(ctx, api, cluster, name, "")
 	if err != nil {
 		if errors.Is(err, ErrNoRollbackTarget) {
 			return nil, fmt.Errorf("%w before the current one: pass a revision or a digest", err)
 		}
 		return nil, err
 	}
-	return describe(target)
+	return target(last)
+}
+
+// deployable refuses a rollback target ECS would refuse: "you can't update
+// an existing service to reference an INACTIVE task definition"
+// (DeregisterTaskDefinition, ECS API Reference). Saying so before
+// UpdateService leaves the service alone and says how to go on.
+func deployable(service string, td *types.TaskDefinition) error {
+	if td.Status != types.TaskDefinitionStatusInactive {
+		return nil
+	}
+	arn := aws.ToString(td.TaskDefinitionArn)
+	return fmt.Errorf("service %s: rollback target %s was deregistered (INACTIVE) and ECS deploys no inactive revision: register it again "+
+		"(aws ecs describe-task-definition --task-definition %s gives its definition) and roll back to the new revision, or pass another revision",
+		service, plan.ShortTaskDef(arn), arn)
 }
 
 // StartRollback points the service back at td and records the deployment.

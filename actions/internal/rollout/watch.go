@@ -616,6 +616,7 @@ func (w *Watcher) finish(ctx context.Context, x *watched, out Outcome, rd Round)
 	r := x.r
 	r.Verdict, r.Reason, r.Phase, r.Ended = out.Verdict, out.Reason, out.Phase, time.Now()
 	if rd.SD != nil {
+		r.ECSStatus = rd.SD.Status
 		if cb := rd.SD.DeploymentCircuitBreaker; cb != nil {
 			r.FailedTasks, r.Threshold = cb.FailureCount, cb.Threshold
 		}
