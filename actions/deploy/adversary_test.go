@@ -84,6 +84,7 @@ func TestDeployCancelledMidWatchSaysUnknownAndWritesOutputs(t *testing.T) {
 		t.Errorf("annotation's first line %q", got)
 	}
 	st.MustContain(t, "outputs", r.Out, `{"conveyor-api":"UNKNOWN"}`, "result<<", "failure", "deployments<<", "task-definitions<<")
+	st.MustContain(t, "summary", r.Summary, "| next step | the outcome is unknown: look with `aws ecs describe-service-deployments --service-deployment-arns arn:aws:ecs:")
 	if n := w.S.Stats().Calls["UpdateService"]; n != 1 {
 		t.Errorf("%d UpdateService calls: a cancelled run must not roll back", n)
 	}

@@ -63,7 +63,7 @@ func TestDeployScenarios(t *testing.T) {
 			code:    1,
 			verdict: "UNKNOWN",
 			first:   "the final read of ECS failed (",
-			summary: []string{"| next step | ECS could not be read: look with `aws ecs describe-service-deployments --service-deployment-arns arn:aws:ecs:"},
+			summary: []string{"| next step | the outcome is unknown: look with `aws ecs describe-service-deployments --service-deployment-arns arn:aws:ecs:"},
 			check: func(t *testing.T, w *st.World, r st.Run, _ time.Duration) {
 				if n := w.S.Stats().Calls["UpdateService"]; n != 1 {
 					t.Errorf("%d UpdateService calls: an UNKNOWN deployment must not be rolled back", n)

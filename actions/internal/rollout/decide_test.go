@@ -228,6 +228,12 @@ func TestDecide(t *testing.T) {
 			{r: Round{At: t0.Add(150 * time.Second), SD: sd(types.ServiceDeploymentStatusSuccessful), Desired: 2, Running: 1, Pending: 1, ServiceDesired: 2, ServiceRunning: 1,
 				Stopped: []StoppedTask{crash}}, cancelled: true, want: Failed, first: "ECS reported service deployment " + sdArn + " SUCCESSFUL, then a task of it failed"},
 		}},
+		{"a task crashes exactly as the settle window ends: FAILED, not SUCCEEDED", poll, []step{
+			{r: healthy(40*time.Second, sd(types.ServiceDeploymentStatusSuccessful))},
+			{r: Round{At: t0.Add(40*time.Second + poll), SD: sd(types.ServiceDeploymentStatusSuccessful), Desired: 2, Running: 2, ServiceDesired: 2, ServiceRunning: 2,
+				Stopped: []StoppedTask{{ID: "t8", Code: types.TaskStopCodeEssentialContainerExited, Class: StopFailure, At: t0.Add(40*time.Second + poll), Line: "stopped task t8: exit code 137"}}},
+				want: Failed, first: "ECS reported service deployment " + sdArn + " SUCCESSFUL, then a task of it failed: stopped task t8: exit code 137"},
+		}},
 		{"successful, then someone else's deployment takes over inside the settle window", poll, []step{
 			{r: healthy(0, sd(types.ServiceDeploymentStatusSuccessful))},
 			{r: Round{At: t0.Add(poll / 2), SD: sd(types.ServiceDeploymentStatusSuccessful), Desired: 0, Running: 0, ServiceDesired: 2, ServiceRunning: 2,

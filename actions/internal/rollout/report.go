@@ -109,8 +109,14 @@ func NextStep(r *Result) string {
 	var parts []string
 	switch r.Verdict {
 	case Unknown:
-		parts = append(parts, fmt.Sprintf("ECS could not be read: look with `aws ecs describe-service-deployments --service-deployment-arns %s` (or the ECS console, service %s, Deployments tab) before acting",
-			orDash(r.ServiceDeployment), r.Service))
+		// When conveyor's rollback is what is unknown, look at the
+		// rollback's service deployment, not the one it replaced.
+		sd := r.ServiceDeployment
+		if rb := r.Rollback; rb != nil && rb.Verdict == Unknown && rb.ServiceDeployment != "" {
+			sd = rb.ServiceDeployment
+		}
+		parts = append(parts, fmt.Sprintf("the outcome is unknown: look with `aws ecs describe-service-deployments --service-deployment-arns %s` (or the ECS console, service %s, Deployments tab) before acting",
+			orDash(sd), r.Service))
 	case RolledBack:
 		parts = append(parts, "the service runs the earlier revision; fix the release and push again")
 	case Superseded:
