@@ -186,3 +186,30 @@ func TestRollbackToADeregisteredRevisionSaysWhatToDo(t *testing.T) {
 		t.Errorf("%d UpdateService calls for an inactive target", n)
 	}
 }
+
+func TestRollbackToADigestInSeveralRevisionsGoesToTheOneThatRan(t *testing.T) {
+	// conveyor-api:4 was registered with a2's digest but never deployed
+	// (say, an edited environment nobody shipped). "--to a2" means what
+	// ran with a2: conveyor-api:2, not the newest revision holding it.
+	w := deployed(t, ecsstandin.Scenario{})
+	if _, err := w.API.RegisterTaskDefinition(w.Ctx, &ecs.RegisterTaskDefinitionInput{Family: aws.String("conveyor-api"),
+		ContainerDefinitions: []types.ContainerDefinition{{Name: aws.String("api"), Image: aws.String(st.Repo + "api@" + st.Dig("a2")),
+			Environment: []types.KeyValuePair{{Name: aws.String("UNSHIPPED"), Value: aws.String("1")}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	r := w.Run(action, map[string]string{"services": "conveyor-api", "to": st.Dig("a2")})
+	if r.Code != 0 {
+		t.Fatalf("exit %d, want 0", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "| task definition | `conveyor-api:3` → `conveyor-api:2` |")
+	// A digest that never ran still finds the newest revision holding it.
+	if _, err := w.API.RegisterTaskDefinition(w.Ctx, &ecs.RegisterTaskDefinitionInput{Family: aws.String("conveyor-api"),
+		ContainerDefinitions: []types.ContainerDefinition{{Name: aws.String("api"), Image: aws.String(st.Repo + "api@" + st.Dig("a9"))}}}); err != nil {
+		t.Fatal(err)
+	}
+	r = w.Run(action, map[string]string{"services": "conveyor-api", "to": st.Dig("a9")})
+	if r.Code != 0 {
+		t.Fatalf("to a digest that never ran: exit %d, want 0", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "| task definition | `conveyor-api:2` → `conveyor-api:5` |")
+}

@@ -174,6 +174,18 @@ func ResolveTarget(ctx context.Context, api API, cluster string, svc types.Servi
 		}
 		return target(ref)
 	case plan.TargetDigest:
+		// The revision a successful deployment of this service ran with
+		// the digest comes first: several revisions can hold one digest
+		// (a force redeploy, an edited environment, a sidecar every
+		// revision pins), and the newest registered one may never have
+		// run.
+		ran, err := ranDigest(ctx, api, cluster, name, t.Value)
+		if err != nil {
+			return nil, err
+		}
+		if ran != "" && plan.Family(ran) == family {
+			return target(ran)
+		}
 		list, err := api.ListTaskDefinitions(ctx, &ecs.ListTaskDefinitionsInput{FamilyPrefix: aws.String(family), Sort: types.SortOrderDesc, MaxResults: aws.Int32(100)})
 		if err != nil {
 			return nil, fmt.Errorf("service %s: list revisions of %s: %w", name, family, err)
@@ -202,6 +214,43 @@ func ResolveTarget(ctx context.Context, api API, cluster string, svc types.Servi
 		return nil, err
 	}
 	return target(last)
+}
+
+// ranDigest is the task definition of the newest SUCCESSFUL service
+// deployment of the service whose target revision ran an image with the
+// digest ("" if none of the newest 100 did).
+func ranDigest(ctx context.Context, api API, cluster, service, digest string) (string, error) {
+	out, err := api.ListServiceDeployments(ctx, &ecs.ListServiceDeploymentsInput{Cluster: aws.String(cluster), Service: aws.String(service),
+		Status: []types.ServiceDeploymentStatus{types.ServiceDeploymentStatusSuccessful}, MaxResults: aws.Int32(100)})
+	if err != nil {
+		return "", fmt.Errorf("service %s: list its service deployments: %w", service, err)
+	}
+	var revs []string
+	for _, b := range out.ServiceDeployments { // newest first
+		if rev := aws.ToString(b.TargetServiceRevisionArn); rev != "" {
+			revs = append(revs, rev)
+		}
+	}
+	ran := map[string]string{}
+	for i := 0; i < len(revs); i += 20 {
+		d, err := api.DescribeServiceRevisions(ctx, &ecs.DescribeServiceRevisionsInput{ServiceRevisionArns: revs[i:min(i+20, len(revs))]})
+		if err != nil {
+			return "", fmt.Errorf("service %s: describe service revisions: %w", service, err)
+		}
+		for _, rev := range d.ServiceRevisions {
+			for _, c := range rev.ContainerImages {
+				if aws.ToString(c.ImageDigest) == digest {
+					ran[aws.ToString(rev.ServiceRevisionArn)] = aws.ToString(rev.TaskDefinition)
+				}
+			}
+		}
+	}
+	for _, rev := range revs {
+		if td := ran[rev]; td != "" {
+			return td, nil
+		}
+	}
+	return "", nil
 }
 
 // deployable refuses a rollback target ECS would refuse: "you can't update
