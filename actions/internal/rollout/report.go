@@ -11,6 +11,10 @@ import (
 
 var icons = map[Verdict]string{Succeeded: "✅", RolledBack: "↩️", RollbackFailed: "🔥", Failed: "❌", TimedOut: "⏱️", Superseded: "⏭️", Unknown: "❓"}
 
+// cell keeps a value inside one table cell: a "|" would split it and a
+// line break (a stopped reason, an error text) would end the table.
+var cell = strings.NewReplacer("|", "\\|", "\r\n", " ", "\n", " ", "\r", " ")
+
 // Budget says how the run's timeout was split, for the summary.
 type Budget struct {
 	Timeout, Rollback time.Duration
@@ -33,7 +37,7 @@ func Summary(title string, results []*Result, w *Watcher, b Budget) string {
 		s.WriteString("| | |\n|---|---|\n")
 		row := func(k, v string) {
 			if v != "" {
-				fmt.Fprintf(&s, "| %s | %s |\n", k, strings.ReplaceAll(v, "|", "\\|"))
+				fmt.Fprintf(&s, "| %s | %s |\n", k, cell.Replace(v))
 			}
 		}
 		row("verdict", string(r.Verdict))
@@ -82,7 +86,7 @@ func Summary(title string, results []*Result, w *Watcher, b Budget) string {
 		if len(ev) > 0 {
 			fmt.Fprintf(&s, "<details><summary>evidence (%d)</summary>\n\n", len(ev))
 			for _, e := range ev {
-				fmt.Fprintf(&s, "- %s\n", e)
+				fmt.Fprintf(&s, "- %s\n", strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(e))
 			}
 			s.WriteString("\n</details>\n\n")
 		}

@@ -186,25 +186,7 @@ func ResolveTarget(ctx context.Context, api API, cluster string, svc types.Servi
 		if ran != "" && plan.Family(ran) == family {
 			return target(ran)
 		}
-		list, err := api.ListTaskDefinitions(ctx, &ecs.ListTaskDefinitionsInput{FamilyPrefix: aws.String(family), Sort: types.SortOrderDesc, MaxResults: aws.Int32(100)})
-		if err != nil {
-			return nil, fmt.Errorf("service %s: list revisions of %s: %w", name, family, err)
-		}
-		for _, arn := range list.TaskDefinitionArns {
-			if plan.Family(arn) != family {
-				continue
-			}
-			td, err := describe(arn)
-			if err != nil {
-				return nil, err
-			}
-			for _, d := range plan.Digests(td) {
-				if d == t.Value {
-					return td, nil
-				}
-			}
-		}
-		return nil, fmt.Errorf("service %s: no active revision of %s runs an image with digest %s (searched the newest %d)", name, family, t.Value, len(list.TaskDefinitionArns))
+		return newestHolding(ctx, api, name, family, t.Value)
 	}
 	last, _, err := LastSuccessful(ctx, api, cluster, name, "")
 	if err != nil {
@@ -214,6 +196,30 @@ func ResolveTarget(ctx context.Context, api API, cluster string, svc types.Servi
 		return nil, err
 	}
 	return target(last)
+}
+
+// newestHolding is the newest active revision of family with an image of
+// the digest (among the newest 100).
+func newestHolding(ctx context.Context, api API, service, family, digest string) (*types.TaskDefinition, error) {
+	list, err := api.ListTaskDefinitions(ctx, &ecs.ListTaskDefinitionsInput{FamilyPrefix: aws.String(family), Sort: types.SortOrderDesc, MaxResults: aws.Int32(100)})
+	if err != nil {
+		return nil, fmt.Errorf("service %s: list revisions of %s: %w", service, family, err)
+	}
+	for _, arn := range list.TaskDefinitionArns {
+		if plan.Family(arn) != family {
+			continue
+		}
+		out, err := api.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(arn)})
+		if err != nil {
+			return nil, fmt.Errorf("service %s: describe task definition %s: %w", service, arn, err)
+		}
+		for _, d := range plan.Digests(out.TaskDefinition) {
+			if d == digest {
+				return out.TaskDefinition, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("service %s: no active revision of %s runs an image with digest %s (searched the newest %d)", service, family, digest, len(list.TaskDefinitionArns))
 }
 
 // ranDigest is the task definition of the newest SUCCESSFUL service

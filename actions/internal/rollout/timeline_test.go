@@ -67,3 +67,26 @@ func TestGanttStaysValidMermaidWithOddNames(t *testing.T) {
 		})
 	}
 }
+
+func TestSummaryTableSurvivesLineBreaksAndPipes(t *testing.T) {
+	r := &Result{Service: "conveyor-api", Kind: KindDeploy, Verdict: Failed, Reason: "stopped task t1: container api: exec format error\nat line 2 | pipe",
+		Evidence: []string{"stopped task t1 (conveyor-api:2): reason \"line one\nline two\""}}
+	s := Summary("conveyor deploy", []*Result{r}, nil, Budget{})
+	table := false
+	for _, l := range strings.Split(s, "\n") {
+		switch {
+		case strings.HasPrefix(l, "|---|---|"):
+			table = true
+		case table && l == "":
+			table = false
+		case table && (!strings.HasPrefix(l, "| ") || !strings.HasSuffix(l, " |")):
+			t.Errorf("a table row broke: %q", l)
+		}
+	}
+	if !strings.Contains(s, "| reason | stopped task t1: container api: exec format error at line 2 \\| pipe |") {
+		t.Errorf("reason row missing or mangled:\n%s", s)
+	}
+	if !strings.Contains(s, "- stopped task t1 (conveyor-api:2): reason \"line one line two\"\n") {
+		t.Errorf("evidence bullet broke:\n%s", s)
+	}
+}
