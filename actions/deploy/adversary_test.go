@@ -354,3 +354,31 @@ func TestDeployScaledOutByAutoscalingAtTheDeadlineIsNotFailedNorRolledBack(t *te
 		t.Errorf("%d UpdateService calls: a healthy release that is scaling out must not be rolled back", n)
 	}
 }
+
+func TestDeployWhoseBreakerTripsJustBeforeTheDeadlineWatchesECSRollbackInTheBudget(t *testing.T) {
+	// The last read before the deploy deadline still saw IN_PROGRESS; by
+	// the deadline's read ECS is rolling back. The rollback budget is
+	// there to watch that rollback: the verdict is ROLLED_BACK once ECS
+	// finishes, not TIMED_OUT at the deploy deadline.
+	w := st.NewWorld(t, ecsstandin.Scenario{})
+	start := w.S.Clock().Now()
+	w.Service("conveyor-api", st.Repo+"api@"+st.Dig("1111"), st.Svc{Breaker: true})
+	w.Settle("conveyor-api", types.DeploymentRolloutStateCompleted)
+	// New tasks crash at once; old ones relaunched by the rollback take
+	// ten minutes (two real seconds) to start.
+	now := w.S.Clock().Now().Sub(start).Seconds()
+	if err := w.S.SetScenario(ecsstandin.Scenario{ThrottleRate: -1, Rules: []ecsstandin.Rule{
+		{Match: "sha256:bad", Behaviour: ecsstandin.Crash, ExitCode: 1, CrashAfterSeconds: 1},
+		{Match: "sha256:1111", Behaviour: ecsstandin.Healthy, StartSeconds: 600, FromSeconds: now}}}); err != nil {
+		t.Fatal(err)
+	}
+	r := w.Run(action, map[string]string{"services": "conveyor-api", "image-map": st.Images("api", st.Dig("bad")),
+		"poll-interval": "30s", "timeout": "8s", "rollback-budget": "7s"})
+	if v := verdictOf(r); v != "ROLLED_BACK" {
+		t.Errorf("verdict %s, want ROLLED_BACK", v)
+	}
+	st.MustContain(t, "summary", r.Summary, "ECS rolled back and the rollback succeeded", "| rollback | by ECS circuit breaker")
+	if n := w.S.Stats().Calls["UpdateService"]; n != 1 {
+		t.Errorf("%d UpdateService calls: ECS rolls back, conveyor must not", n)
+	}
+}

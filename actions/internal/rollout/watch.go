@@ -161,11 +161,14 @@ func (x *watched) isFinal(now time.Time) bool {
 }
 
 func (x *watched) nextDeadline() time.Time {
-	switch x.mem.Status {
-	case types.ServiceDeploymentStatusRollbackRequested, types.ServiceDeploymentStatusRollbackInProgress:
+	if rollingBack(x.mem.Status) {
 		return x.hard
 	}
 	return x.deadline
+}
+
+func rollingBack(s types.ServiceDeploymentStatus) bool {
+	return s == types.ServiceDeploymentStatusRollbackRequested || s == types.ServiceDeploymentStatusRollbackInProgress
 }
 
 func (w *Watcher) logf(format string, args ...any) {
@@ -246,7 +249,14 @@ func (w *Watcher) roundWith(ctx context.Context, pending []*watched, final map[*
 				}
 			}
 			was := x.mem.Status
-			out, mem := Decide(x.mem, rd, Policy{Settle: settle, Final: final[x], Timeout: roundDuration(x.nextDeadline().Sub(x.r.Started)), Cancelled: cancelled})
+			fin := final[x]
+			if fin && rd.Err == nil && rd.SD != nil && rollingBack(rd.SD.Status) && time.Now().Before(x.hard) {
+				// ECS began rolling back since the last read: its
+				// rollback is watched until the hard deadline, which
+				// the final flag (decided on the older status) missed.
+				fin = false
+			}
+			out, mem := Decide(x.mem, rd, Policy{Settle: settle, Final: fin, Timeout: roundDuration(x.nextDeadline().Sub(x.r.Started)), Cancelled: cancelled})
 			x.mem = mem
 			if mem.Status != was {
 				w.logf("%s: service deployment %s: %s (%s)", x.r.Service, x.r.ServiceDeployment, mem.Status, mem.Phase)
