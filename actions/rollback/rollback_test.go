@@ -213,3 +213,35 @@ func TestRollbackToADigestInSeveralRevisionsGoesToTheOneThatRan(t *testing.T) {
 	}
 	st.MustContain(t, "summary", r.Summary, "| task definition | `conveyor-api:2` → `conveyor-api:5` |")
 }
+
+func TestRollbackCancelledMidWatchSaysUnknown(t *testing.T) {
+	// The runner cancels the rollback workflow while ECS still starts the
+	// target's tasks: the run ends at once, UNKNOWN, every output written.
+	w := deployed(t, ecsstandin.Scenario{})
+	if err := w.S.SetScenario(ecsstandin.Scenario{ThrottleRate: -1, Rules: []ecsstandin.Rule{{Match: "sha256:a2", Behaviour: ecsstandin.Hang}}}); err != nil {
+		t.Fatal(err)
+	}
+	before := w.S.Stats().Calls["UpdateService"]
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for w.S.Stats().Calls["UpdateService"] == before {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond)
+		cancel()
+	}()
+	w.Ctx = ctx
+	began := time.Now()
+	r := w.Run(action, map[string]string{"services": "conveyor-api", "poll-interval": "100ms", "timeout": "60s"})
+	took := time.Since(began)
+	w.Ctx = context.Background()
+	if r.Code != 1 {
+		t.Errorf("exit %d, want 1", r.Code)
+	}
+	if took > 15*time.Second {
+		t.Errorf("the cancelled rollback took %s", took)
+	}
+	st.MustContain(t, "summary", r.Summary, "### ❓ conveyor-api: UNKNOWN", "the run was cancelled (context canceled) while service deployment arn:aws:ecs:")
+	st.MustContain(t, "outputs", r.Out, `{"conveyor-api":"UNKNOWN"}`, "result<<", "failure")
+}
