@@ -153,6 +153,7 @@ func TestDeployWhoseOwnRollbackIsReplacedIsSuperseded(t *testing.T) {
 	}
 	st.MustContain(t, "summary", r.Summary, "| before the rollback | FAILED |", "| rollback | by conveyor, `ecs-svc/", "SUPERSEDED |")
 	st.MustContain(t, "outputs", r.Out, `{"conveyor-api":"SUPERSEDED"}`)
+	st.MustContain(t, "summary", r.Summary, "| next step | another deployment replaced conveyor's rollback of this one: check what the service runs now")
 }
 
 func TestDeployTwelveServicesWithinECSReadRates(t *testing.T) {

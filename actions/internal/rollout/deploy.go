@@ -45,7 +45,8 @@ func (o Options) RollbackBudgetOrDefault() time.Duration {
 	if o.RollbackBudget > 0 {
 		return min(o.RollbackBudget, o.timeout())
 	}
-	return o.timeout() / 3
+	// A third, to the tenth of a second: the summary shows the split.
+	return max((o.timeout() / 3).Round(100*time.Millisecond), min(o.timeout()/3, time.Millisecond))
 }
 
 func (o Options) watcher(api API) *Watcher {

@@ -124,7 +124,11 @@ func NextStep(r *Result) string {
 	case RolledBack:
 		parts = append(parts, "the service runs the earlier revision; fix the release and push again")
 	case Superseded:
-		parts = append(parts, "another deployment replaced this one; its run has the verdict")
+		if rb := r.Rollback; rb != nil && rb.Verdict == Superseded {
+			parts = append(parts, "another deployment replaced conveyor's rollback of this one: check what the service runs now; that deployment's run has the verdict")
+		} else {
+			parts = append(parts, "another deployment replaced this one; its run has the verdict")
+		}
 	default:
 		parts = append(parts, fmt.Sprintf("run the rollback workflow (Actions → rollback, service %s) if the service is still on the failed revision", r.Service))
 	}
