@@ -204,6 +204,9 @@ func TestDeployRefusesInputsThatWouldMislead(t *testing.T) {
 		{"a name ECS cannot have", map[string]string{"services": "conveyor api%"}, "services: \"conveyor api%\" is not an ECS service name"},
 		{"a negative poll interval", map[string]string{"poll-interval": "-1s"}, "poll-interval: -1s: must be more than 0"},
 		{"a negative settle window", map[string]string{"settle": "-1s"}, "settle: -1s: must not be negative"},
+		{"a settle window as long as the run", map[string]string{"settle": "30s", "timeout": "30s"}, "settle: 30s is not shorter than timeout 30s"},
+		{"a settle window longer than the deployments' share", map[string]string{"settle": "25s", "timeout": "30s", "rollback-budget": "10s"},
+			"settle: 25s is not shorter than the 20s timeout 30s leaves the deployments after the rollback budget 10s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := map[string]string{"services": "conveyor-api", "image-map": st.Images("api", st.Dig("600d"))}

@@ -147,5 +147,9 @@ func options(in gha.Values, gh *gha.Runner) (o rollout.Options, images map[strin
 			errs = append(errs, fmt.Errorf("rollback-budget: %s leaves nothing of timeout %s for the deployments", o.RollbackBudget, o.Timeout))
 		}
 	}
+	if rb && o.Settle > 0 && o.Timeout > 0 && o.Settle >= o.Timeout-o.RollbackBudgetOrDefault() {
+		errs = append(errs, fmt.Errorf("settle: %s is not shorter than the %s timeout %s leaves the deployments after the rollback budget %s: no deployment could settle in time",
+			o.Settle, o.Timeout-o.RollbackBudgetOrDefault(), o.Timeout, o.RollbackBudgetOrDefault()))
+	}
 	return o, images, apply, rb, errors.Join(errs...)
 }

@@ -51,6 +51,10 @@ func Common(action string, in gha.Values, gh *gha.Runner) (rollout.Options, erro
 			errs = append(errs, err)
 		} else if o.Settle < 0 {
 			errs = append(errs, fmt.Errorf("settle: %s: must not be negative (0s: no settle window)", in.String("settle")))
+		} else if o.Timeout > 0 && o.Settle >= o.Timeout {
+			// No deployment could hold that long within the run, and the
+			// one extension at the deadline would overrun the timeout.
+			errs = append(errs, fmt.Errorf("settle: %s is not shorter than timeout %s: no deployment could settle in time", in.String("settle"), o.Timeout))
 		} else if o.Settle == 0 {
 			o.Settle = -1 // explicitly none
 		}
