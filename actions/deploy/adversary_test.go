@@ -386,3 +386,43 @@ func TestDeployWhoseBreakerTripsJustBeforeTheDeadlineWatchesECSRollbackInTheBudg
 		t.Errorf("%d UpdateService calls: ECS rolls back, conveyor must not", n)
 	}
 }
+
+func TestDeployWhoseECSRollbackIsReplacedIsSupersededAndSaysItFailed(t *testing.T) {
+	// The breaker trips and ECS rolls back; before the rollback finishes,
+	// someone else deploys. SUPERSEDED, but the reason keeps the failure:
+	// "replaced before it finished" alone reads like a deployment that
+	// might have been fine.
+	w := st.NewWorld(t, ecsstandin.Scenario{})
+	start := w.S.Clock().Now()
+	w.Service("conveyor-api", st.Repo+"api@"+st.Dig("1111"), st.Svc{Breaker: true})
+	w.Settle("conveyor-api", types.DeploymentRolloutStateCompleted)
+	now := w.S.Clock().Now().Sub(start).Seconds()
+	if err := w.S.SetScenario(ecsstandin.Scenario{ThrottleRate: -1, Rules: []ecsstandin.Rule{
+		{Match: "sha256:bad", Behaviour: ecsstandin.Crash, ExitCode: 1, CrashAfterSeconds: 1},
+		{Match: "sha256:1111", Behaviour: ecsstandin.Healthy, StartSeconds: 3600, FromSeconds: now}}}); err != nil {
+		t.Fatal(err)
+	}
+	other := registerOther(t, w, "07")
+	done := make(chan st.Run)
+	go func() {
+		done <- w.Run(action, map[string]string{"services": "conveyor-api", "image-map": st.Images("api", st.Dig("bad")), "poll-interval": "50ms"})
+	}()
+	waitFor(t, "ECS rolling back conveyor's deployment", func() bool {
+		sds := w.ServiceDeployments("conveyor-api")
+		return len(sds) == 2 && sds[0].Status == types.ServiceDeploymentStatusRollbackInProgress
+	})
+	updateTo(t, w, other)
+	r := <-done
+	if r.Code != 1 {
+		t.Errorf("exit %d, want 1", r.Code)
+	}
+	if v := verdictOf(r); v != "SUPERSEDED" {
+		t.Errorf("verdict %s, want SUPERSEDED", v)
+	}
+	if got := firstLine(r); !strings.Contains(got, "before it finished, after it had failed (the circuit breaker tripped after ") {
+		t.Errorf("annotation's first line %q: want the failure kept", got)
+	}
+	if n := w.S.Stats().Calls["UpdateService"]; n != 2 {
+		t.Errorf("%d UpdateService calls: conveyor must not roll back over the other deployment", n)
+	}
+}

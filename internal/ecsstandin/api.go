@@ -537,6 +537,18 @@ func listTasks(w *world, r req, now time.Time) (any, error) {
 		return nil, err
 	}
 	svc, startedBy := r.str("serviceName"), r.str("startedBy")
+	// "When you specify startedBy as the filter, it must be the only
+	// filter that you use" (API_ListTasks.html, startedBy). desiredStatus
+	// is let through: it picks the running or the stopped list rather
+	// than narrowing one, and refusing it would be a guess stricter than
+	// the sentence.
+	if startedBy != "" {
+		for _, k := range []string{"serviceName", "family", "containerInstance", "launchType"} {
+			if r.str(k) != "" {
+				return nil, apiError{"InvalidParameterException", fmt.Sprintf("startedBy must be the only filter: %s given too.", k)}
+			}
+		}
+	}
 	want := r.str("desiredStatus")
 	if want == "" {
 		want = "RUNNING"

@@ -558,3 +558,16 @@ func TestListTasksPagesEveryTaskOnceOldestFirst(t *testing.T) {
 		t.Error("a made-up nextToken was accepted")
 	}
 }
+
+// startedBy must be the only ListTasks filter (API_ListTasks.html).
+func TestListTasksStartedByIsTheOnlyFilter(t *testing.T) {
+	f := newFixture(t, Scenario{})
+	f.service("web", f.register("web", "repo/web@sha256:aaa"), 1, false)
+	_, err := f.ecs.ListTasks(f.ctx, &ecs.ListTasksInput{Cluster: aws.String("c"), ServiceName: aws.String("web"), StartedBy: aws.String("ecs-svc/1")})
+	if err == nil || !strings.Contains(err.Error(), "startedBy must be the only filter") {
+		t.Errorf("startedBy with serviceName: %v, want InvalidParameterException", err)
+	}
+	if _, err := f.ecs.ListTasks(f.ctx, &ecs.ListTasksInput{Cluster: aws.String("c"), StartedBy: aws.String("ecs-svc/1"), DesiredStatus: types.DesiredStatusStopped}); err != nil {
+		t.Errorf("startedBy with desiredStatus: %v", err)
+	}
+}
