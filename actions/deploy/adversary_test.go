@@ -187,6 +187,9 @@ func TestDeployTwelveServicesWithinECSReadRates(t *testing.T) {
 	for _, n := range names {
 		st.MustContain(t, "summary", r.Summary, "### ✅ "+n+": SUCCEEDED")
 	}
+	if w.S.Stats().Throttled == 0 {
+		t.Error("the stand-in throttled nothing: the scenario tested no throttling")
+	}
 }
 
 func TestDeployRefusesInputsThatWouldMislead(t *testing.T) {

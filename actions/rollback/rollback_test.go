@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -244,4 +246,19 @@ func TestRollbackCancelledMidWatchSaysUnknown(t *testing.T) {
 	}
 	st.MustContain(t, "summary", r.Summary, "### ❓ conveyor-api: UNKNOWN", "the run was cancelled (context canceled) while service deployment arn:aws:ecs:")
 	st.MustContain(t, "outputs", r.Out, `{"conveyor-api":"UNKNOWN"}`, "result<<", "failure")
+}
+
+func TestHelpExitsZeroWithUsage(t *testing.T) {
+	for _, arg := range []string{"--help", "-h"} {
+		var out, usage bytes.Buffer
+		code := run(context.Background(), []string{arg}, func(string) string { return "" }, &out, &usage)
+		if code != 0 {
+			t.Errorf("%s: exit %d, want 0", arg, code)
+		}
+		for _, want := range []string{"Usage of rollback", "-to", "-services", "-timeout"} {
+			if !strings.Contains(usage.String(), want) {
+				t.Errorf("%s: usage lacks %q", arg, want)
+			}
+		}
+	}
 }
