@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/conveyor-dev/conveyor/actions/internal/gha"
 	"github.com/conveyor-dev/conveyor/actions/internal/infraapply"
@@ -35,7 +37,13 @@ var inputs = append([]gha.Input{
 }, step.Inputs...)
 
 func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	// The runner cancels a job with SIGINT, then SIGTERM: the watch then
+	// ends with a last read, and every output and the summary are written
+	// before the runner's SIGKILL.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 const title = "conveyor deploy"
@@ -126,9 +134,17 @@ func options(in gha.Values, gh *gha.Runner) (o rollout.Options, images map[strin
 	if in.String("rollback-budget") != "" {
 		if o.RollbackBudget, err = in.Duration("rollback-budget"); err != nil {
 			errs = append(errs, err)
+		} else if o.RollbackBudget <= 0 {
+			// 0 would silently mean "the default third"; no time at all
+			// is rollback: false.
+			errs = append(errs, fmt.Errorf("rollback-budget: %s: must be more than 0 (to not roll back, set rollback: false)", in.String("rollback-budget")))
 		} else if o.RollbackBudget >= o.Timeout {
 			errs = append(errs, fmt.Errorf("rollback-budget: %s leaves nothing of timeout %s for the deployments", o.RollbackBudget, o.Timeout))
 		}
+	}
+	if rb && o.Settle > 0 && o.Timeout > 0 && o.Settle >= o.Timeout-o.RollbackBudgetOrDefault() {
+		errs = append(errs, fmt.Errorf("settle: %s is not shorter than the %s timeout %s leaves the deployments after the rollback budget %s: no deployment could settle in time",
+			o.Settle, o.Timeout-o.RollbackBudgetOrDefault(), o.Timeout, o.RollbackBudgetOrDefault()))
 	}
 	return o, images, apply, rb, errors.Join(errs...)
 }

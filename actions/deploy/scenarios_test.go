@@ -17,12 +17,7 @@ import (
 // annotation's reason. Windows are in virtual seconds after the service
 // settled (the stand-in runs at st.Speed virtual seconds per real second).
 
-// watchOps are the reads only the watch makes: throttling them from the
-// moment the service settled cannot race with the action's own start
-// (DescribeServices, RegisterTaskDefinition, UpdateService), whose
-// throttling is a different story ("stopped before any service was
-// touched"). DescribeServices throttling is in the decision table.
-var watchOps = []string{"ListServiceDeployments", "DescribeServiceDeployments", "DescribeServiceRevisions", "ListTasks", "DescribeTasks"}
+var readOps = []string{"DescribeServices", "ListServiceDeployments", "DescribeServiceDeployments", "DescribeServiceRevisions", "ListTasks", "DescribeTasks"}
 
 type scenario struct {
 	name    string
@@ -44,7 +39,7 @@ func TestDeployScenarios(t *testing.T) {
 			name:   "reads throttled while ECS completes the deployment: SUCCEEDED, not TIMED_OUT",
 			digest: st.Dig("600d"), svc: st.Svc{LB: true, Breaker: true},
 			setup: func(w *st.World, settled float64) {
-				throttle(t, w, watchOps, settled, settled+600)
+				throttleOnceDeployed(t, w, settled, 600)
 			},
 			inputs:  map[string]string{"poll-interval": "100ms"},
 			code:    0,
@@ -62,13 +57,13 @@ func TestDeployScenarios(t *testing.T) {
 			name:   "ECS unreadable at the deadline: UNKNOWN, and no rollback of what may have succeeded",
 			digest: st.Dig("600d"), svc: st.Svc{LB: true, Breaker: true},
 			setup: func(w *st.World, settled float64) {
-				throttle(t, w, watchOps, settled, settled+100000)
+				throttleOnceDeployed(t, w, settled, 100000)
 			},
 			inputs:  map[string]string{"poll-interval": "100ms", "timeout": "1500ms"},
 			code:    1,
 			verdict: "UNKNOWN",
 			first:   "the final read of ECS failed (",
-			summary: []string{"| next step | ECS could not be read: look with `aws ecs describe-service-deployments --service-deployment-arns arn:aws:ecs:"},
+			summary: []string{"| next step | the outcome is unknown: look with `aws ecs describe-service-deployments --service-deployment-arns arn:aws:ecs:"},
 			check: func(t *testing.T, w *st.World, r st.Run, _ time.Duration) {
 				if n := w.S.Stats().Calls["UpdateService"]; n != 1 {
 					t.Errorf("%d UpdateService calls: an UNKNOWN deployment must not be rolled back", n)
@@ -241,12 +236,23 @@ func TestDeployScenarios(t *testing.T) {
 	}
 }
 
-// throttle makes the stand-in refuse ops between two virtual times.
-func throttle(t *testing.T, w *st.World, ops []string, from, until float64) {
+// throttleOnceDeployed throttles every read for seconds of virtual time
+// from conveyor's UpdateService on. A window fixed before the run would
+// start at a real time that depends on how loaded the machine is, and
+// could throttle the reads before the deployment instead of those of the
+// watch.
+func throttleOnceDeployed(t *testing.T, w *st.World, settled, seconds float64) {
 	t.Helper()
-	if err := w.S.SetScenario(ecsstandin.Scenario{ThrottleRate: -1, Throttle: []ecsstandin.ThrottleWindow{{Ops: ops, FromSeconds: from, UntilSeconds: until}}}); err != nil {
-		t.Fatal(err)
-	}
+	at := w.S.Clock().Now()
+	go func() {
+		for deadline := time.Now().Add(20 * time.Second); w.S.Stats().Calls["UpdateService"] == 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		now := settled + w.S.Clock().Now().Sub(at).Seconds()
+		if err := w.S.SetScenario(ecsstandin.Scenario{ThrottleRate: -1, Throttle: []ecsstandin.ThrottleWindow{{Ops: readOps, FromSeconds: now, UntilSeconds: now + seconds}}}); err != nil {
+			t.Error(err)
+		}
+	}()
 }
 
 // verdictOf is the verdict the step summary gives the service.

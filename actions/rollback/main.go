@@ -14,6 +14,8 @@ import (
 	"flag"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/conveyor-dev/conveyor/actions/internal/gha"
 	"github.com/conveyor-dev/conveyor/actions/internal/rollout"
@@ -26,7 +28,13 @@ var inputs = append([]gha.Input{
 }, step.Inputs...)
 
 func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	// The runner cancels a job with SIGINT, then SIGTERM: the watch then
+	// ends with a last read, and every output and the summary are written
+	// before the runner's SIGKILL.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 const title = "conveyor rollback"

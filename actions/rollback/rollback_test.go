@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,4 +160,105 @@ func TestActionYAMLMatchesInputs(t *testing.T) {
 // stdout; stderr (usage) is dropped.
 func action(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
 	return run(ctx, args, getenv, stdout, io.Discard)
+}
+
+func TestRollbackToADeregisteredRevisionSaysWhatToDo(t *testing.T) {
+	// The last completed revision was deregistered (INACTIVE): ECS refuses
+	// to deploy it. The rollback must say so before touching the service,
+	// and say how to go on.
+	w := deployed(t, ecsstandin.Scenario{})
+	if _, err := w.API.DeregisterTaskDefinition(w.Ctx, &ecs.DeregisterTaskDefinitionInput{TaskDefinition: aws.String("conveyor-api:2")}); err != nil {
+		t.Fatal(err)
+	}
+	before := w.S.Stats().Calls["UpdateService"]
+	for _, to := range []string{"", "2"} {
+		in := map[string]string{"services": "conveyor-api"}
+		if to != "" {
+			in["to"] = to
+		}
+		r := w.Run(action, in)
+		if r.Code != 1 {
+			t.Errorf("to %q: exit %d, want 1", to, r.Code)
+		}
+		st.MustContain(t, "summary", r.Summary, "### ❌ conveyor-api: FAILED",
+			"rollback target conveyor-api:2 was deregistered (INACTIVE) and ECS deploys no inactive revision: register it again",
+			"or pass another revision")
+	}
+	if n := w.S.Stats().Calls["UpdateService"] - before; n != 0 {
+		t.Errorf("%d UpdateService calls for an inactive target", n)
+	}
+}
+
+func TestRollbackToADigestInSeveralRevisionsGoesToTheOneThatRan(t *testing.T) {
+	// conveyor-api:4 was registered with a2's digest but never deployed
+	// (say, an edited environment nobody shipped). "--to a2" means what
+	// ran with a2: conveyor-api:2, not the newest revision holding it.
+	w := deployed(t, ecsstandin.Scenario{})
+	if _, err := w.API.RegisterTaskDefinition(w.Ctx, &ecs.RegisterTaskDefinitionInput{Family: aws.String("conveyor-api"),
+		ContainerDefinitions: []types.ContainerDefinition{{Name: aws.String("api"), Image: aws.String(st.Repo + "api@" + st.Dig("a2")),
+			Environment: []types.KeyValuePair{{Name: aws.String("UNSHIPPED"), Value: aws.String("1")}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	r := w.Run(action, map[string]string{"services": "conveyor-api", "to": st.Dig("a2")})
+	if r.Code != 0 {
+		t.Fatalf("exit %d, want 0", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "| task definition | `conveyor-api:3` → `conveyor-api:2` |")
+	// A digest that never ran still finds the newest revision holding it.
+	if _, err := w.API.RegisterTaskDefinition(w.Ctx, &ecs.RegisterTaskDefinitionInput{Family: aws.String("conveyor-api"),
+		ContainerDefinitions: []types.ContainerDefinition{{Name: aws.String("api"), Image: aws.String(st.Repo + "api@" + st.Dig("a9"))}}}); err != nil {
+		t.Fatal(err)
+	}
+	r = w.Run(action, map[string]string{"services": "conveyor-api", "to": st.Dig("a9")})
+	if r.Code != 0 {
+		t.Fatalf("to a digest that never ran: exit %d, want 0", r.Code)
+	}
+	st.MustContain(t, "summary", r.Summary, "| task definition | `conveyor-api:2` → `conveyor-api:5` |")
+}
+
+func TestRollbackCancelledMidWatchSaysUnknown(t *testing.T) {
+	// The runner cancels the rollback workflow while ECS still starts the
+	// target's tasks: the run ends at once, UNKNOWN, every output written.
+	w := deployed(t, ecsstandin.Scenario{})
+	if err := w.S.SetScenario(ecsstandin.Scenario{ThrottleRate: -1, Rules: []ecsstandin.Rule{{Match: "sha256:a2", Behaviour: ecsstandin.Hang}}}); err != nil {
+		t.Fatal(err)
+	}
+	before := w.S.Stats().Calls["UpdateService"]
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for w.S.Stats().Calls["UpdateService"] == before {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond)
+		cancel()
+	}()
+	w.Ctx = ctx
+	began := time.Now()
+	r := w.Run(action, map[string]string{"services": "conveyor-api", "poll-interval": "100ms", "timeout": "60s"})
+	took := time.Since(began)
+	w.Ctx = context.Background()
+	if r.Code != 1 {
+		t.Errorf("exit %d, want 1", r.Code)
+	}
+	if took > 15*time.Second {
+		t.Errorf("the cancelled rollback took %s", took)
+	}
+	st.MustContain(t, "summary", r.Summary, "### ❓ conveyor-api: UNKNOWN", "the run was cancelled (context canceled) while service deployment arn:aws:ecs:")
+	st.MustContain(t, "outputs", r.Out, `{"conveyor-api":"UNKNOWN"}`, "result<<", "failure")
+}
+
+func TestHelpExitsZeroWithUsage(t *testing.T) {
+	for _, arg := range []string{"--help", "-h"} {
+		var out, usage bytes.Buffer
+		code := run(context.Background(), []string{arg}, func(string) string { return "" }, &out, &usage)
+		if code != 0 {
+			t.Errorf("%s: exit %d, want 0", arg, code)
+		}
+		for _, want := range []string{"Usage of rollback", "-to", "-services", "-timeout"} {
+			if !strings.Contains(usage.String(), want) {
+				t.Errorf("%s: usage lacks %q", arg, want)
+			}
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package ecsstandin
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -536,6 +537,18 @@ func listTasks(w *world, r req, now time.Time) (any, error) {
 		return nil, err
 	}
 	svc, startedBy := r.str("serviceName"), r.str("startedBy")
+	// "When you specify startedBy as the filter, it must be the only
+	// filter that you use" (API_ListTasks.html, startedBy). desiredStatus
+	// is let through: it picks the running or the stopped list rather
+	// than narrowing one, and refusing it would be a guess stricter than
+	// the sentence.
+	if startedBy != "" {
+		for _, k := range []string{"serviceName", "family", "containerInstance", "launchType"} {
+			if r.str(k) != "" {
+				return nil, apiError{"InvalidParameterException", fmt.Sprintf("startedBy must be the only filter: %s given too.", k)}
+			}
+		}
+	}
 	want := r.str("desiredStatus")
 	if want == "" {
 		want = "RUNNING"
@@ -553,16 +566,68 @@ func listTasks(w *world, r req, now time.Time) (any, error) {
 		}
 		ts = append(ts, t)
 	}
-	sort.Slice(ts, func(i, j int) bool { return ts[i].created.After(ts[j].created) })
-	limit := r.num("maxResults", 100)
-	arns := []string{}
-	for i, t := range ts {
-		if i >= limit {
-			break
+	// ListTasks returns at most maxResults (1-100, default 100) ARNs a
+	// page and a nextToken while more remain, and documents no order
+	// (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html:
+	// maxResults "can be between 1 and 100 ... If this parameter isn't
+	// used, then ListTasks returns up to 100 results and a nextToken value
+	// if applicable"). Pages here run oldest first, the strictest order
+	// for a client: one that reads only the first page of a service with a
+	// long stopped history (kept for an hour) misses the newest tasks.
+	sort.Slice(ts, func(i, j int) bool { return taskBefore(ts[i].created, ts[i].arn, ts[j].created, ts[j].arn) })
+	limit := 100
+	if v, ok := r["maxResults"]; ok && v != nil {
+		f, isNum := v.(float64)
+		if !isNum || f < 1 || f > 100 {
+			return nil, apiError{"InvalidParameterException", fmt.Sprintf("maxResults %v: must be between 1 and 100.", v)}
 		}
+		limit = int(f)
+	}
+	start := 0
+	if tok := r.str("nextToken"); tok != "" {
+		created, arn, ok := decodeTaskToken(tok)
+		if !ok {
+			return nil, apiError{"InvalidParameterException", "nextToken is not valid for this request."}
+		}
+		start = sort.Search(len(ts), func(i int) bool { return taskBefore(created, arn, ts[i].created, ts[i].arn) })
+	}
+	arns := []string{}
+	end := min(start+limit, len(ts))
+	for _, t := range ts[start:end] {
 		arns = append(arns, t.arn)
 	}
-	return map[string]any{"taskArns": arns}, nil
+	out := map[string]any{"taskArns": arns}
+	if end < len(ts) {
+		out["nextToken"] = encodeTaskToken(ts[end-1].created, ts[end-1].arn)
+	}
+	return out, nil
+}
+
+func taskBefore(ci time.Time, ai string, cj time.Time, aj string) bool {
+	if !ci.Equal(cj) {
+		return ci.Before(cj)
+	}
+	return ai < aj
+}
+
+// A ListTasks nextToken names the last task of the page: the next page
+// starts after it, even if tasks came or went in between.
+func encodeTaskToken(created time.Time, arn string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("task:%d:%s", created.UnixNano(), arn)))
+}
+
+func decodeTaskToken(tok string) (time.Time, string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	rest, ok := strings.CutPrefix(string(b), "task:")
+	ns, arn, ok2 := strings.Cut(rest, ":")
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if !ok || !ok2 || err != nil {
+		return time.Time{}, "", false
+	}
+	return time.Unix(0, n).UTC(), arn, true
 }
 
 func describeTasks(w *world, r req, now time.Time) (any, error) {

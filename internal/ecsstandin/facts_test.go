@@ -500,3 +500,74 @@ func TestScenarioFiles(t *testing.T) {
 		})
 	}
 }
+
+// ListTasks pages: at most maxResults (1-100, default 100) a page with a
+// nextToken while more remain, every task exactly once, oldest first
+// (API_ListTasks.html documents no order; see listTasks).
+func TestListTasksPagesEveryTaskOnceOldestFirst(t *testing.T) {
+	f := newFixture(t, Scenario{})
+	f.service("web", f.register("web", "repo/web@sha256:aaa"), 7, false)
+	f.s.Advance(time.Minute)
+	for _, bad := range []int32{0, 101} {
+		if _, err := f.ecs.ListTasks(f.ctx, &ecs.ListTasksInput{Cluster: aws.String("c"), MaxResults: aws.Int32(bad)}); err == nil || !strings.Contains(err.Error(), "InvalidParameterException") {
+			t.Errorf("maxResults %d: %v, want InvalidParameterException", bad, err)
+		}
+	}
+	in := &ecs.ListTasksInput{Cluster: aws.String("c"), ServiceName: aws.String("web"), MaxResults: aws.Int32(3)}
+	var arns []string
+	pages := 0
+	for {
+		out, err := f.ecs.ListTasks(f.ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if len(out.TaskArns) > 3 {
+			t.Errorf("page of %d with maxResults 3", len(out.TaskArns))
+		}
+		arns = append(arns, out.TaskArns...)
+		if out.NextToken == nil {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	seen := map[string]bool{}
+	for _, a := range arns {
+		if seen[a] {
+			t.Errorf("task %s on two pages", a)
+		}
+		seen[a] = true
+	}
+	if len(arns) != 7 || pages != 3 {
+		t.Fatalf("%d tasks on %d pages, want 7 on 3", len(arns), pages)
+	}
+	dt, err := f.ecs.DescribeTasks(f.ctx, &ecs.DescribeTasksInput{Cluster: aws.String("c"), Tasks: arns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := map[string]time.Time{}
+	for _, tk := range dt.Tasks {
+		created[*tk.TaskArn] = *tk.CreatedAt
+	}
+	for i := 1; i < len(arns); i++ {
+		if created[arns[i]].Before(created[arns[i-1]]) {
+			t.Errorf("task %d created before task %d: pages are oldest first", i, i-1)
+		}
+	}
+	if _, err := f.ecs.ListTasks(f.ctx, &ecs.ListTasksInput{Cluster: aws.String("c"), NextToken: aws.String("bm9wZQ")}); err == nil {
+		t.Error("a made-up nextToken was accepted")
+	}
+}
+
+// startedBy must be the only ListTasks filter (API_ListTasks.html).
+func TestListTasksStartedByIsTheOnlyFilter(t *testing.T) {
+	f := newFixture(t, Scenario{})
+	f.service("web", f.register("web", "repo/web@sha256:aaa"), 1, false)
+	_, err := f.ecs.ListTasks(f.ctx, &ecs.ListTasksInput{Cluster: aws.String("c"), ServiceName: aws.String("web"), StartedBy: aws.String("ecs-svc/1")})
+	if err == nil || !strings.Contains(err.Error(), "startedBy must be the only filter") {
+		t.Errorf("startedBy with serviceName: %v, want InvalidParameterException", err)
+	}
+	if _, err := f.ecs.ListTasks(f.ctx, &ecs.ListTasksInput{Cluster: aws.String("c"), StartedBy: aws.String("ecs-svc/1"), DesiredStatus: types.DesiredStatusStopped}); err != nil {
+		t.Errorf("startedBy with desiredStatus: %v", err)
+	}
+}

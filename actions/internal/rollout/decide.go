@@ -29,7 +29,8 @@ type Round struct {
 	// listed it yet.
 	SD *types.ServiceDeployment
 	// Newer is a service deployment of the same service created after SD,
-	// when SD stopped (nil otherwise).
+	// when SD stopped or, SUCCESSFUL, is no longer the service's PRIMARY
+	// deployment (nil otherwise).
 	Newer *types.ServiceDeploymentBrief
 	// Counts of the deployment's own tasks (DescribeServices, the
 	// deployment with the id UpdateService returned) and of the service.
@@ -93,6 +94,10 @@ type Policy struct {
 	Final bool
 	// Deadline is what the timeout allowed, for the reasons.
 	Timeout time.Duration
+	// Cancelled is why the run was cancelled (the runner's SIGINT or
+	// SIGTERM), nil if it was not. A cancelled round is the last one; what
+	// ECS has not finished is UNKNOWN, not TIMED_OUT: ECS carries on.
+	Cancelled error
 }
 
 // Outcome is Decide's answer: Verdict "" means keep watching.
@@ -113,20 +118,30 @@ func Decide(m Memory, r Round, p Policy) (Outcome, Memory) {
 	if r.Err != nil {
 		m.Failed++
 		m.LastErr = r.Err
-		if !p.Final {
+		if !p.Final && p.Cancelled == nil {
 			return Outcome{}, m
 		}
 		last := "ECS was never read successfully"
 		if m.Reads > 0 {
 			last = fmt.Sprintf("last read at %s: status %s, %s", m.PhaseAt.UTC().Format("15:04:05"), orNone(string(m.Status)), m.Phase)
 		}
+		if p.Cancelled != nil {
+			return Outcome{Verdict: Unknown, Reason: fmt.Sprintf("the run was cancelled (%v) and the last read of ECS failed (%v), so the outcome is unknown (%s); ECS carries on without conveyor",
+				p.Cancelled, r.Err, last)}, m
+		}
 		return Outcome{Verdict: Unknown, Reason: fmt.Sprintf("the final read of ECS failed (%v), so the outcome is unknown (%s; %d of %d reads failed)",
 			r.Err, last, m.Failed, m.Failed+m.Reads)}, m
+	}
+	if p.Cancelled != nil {
+		p.Final = true
 	}
 	m.Reads++
 	m.PhaseAt = r.At
 	m.Phase = phaseOf(r)
 	if r.SD == nil {
+		if p.Cancelled != nil {
+			return Outcome{Verdict: Unknown, Phase: m.Phase, Reason: fmt.Sprintf("the run was cancelled (%v) before ECS listed the service deployment; ECS carries on without conveyor", p.Cancelled)}, m
+		}
 		if p.Final {
 			return Outcome{Verdict: TimedOut, Reason: fmt.Sprintf("ECS never listed the service deployment within %s", p.Timeout), Phase: m.Phase}, m
 		}
@@ -143,6 +158,9 @@ func Decide(m Memory, r Round, p Policy) (Outcome, Memory) {
 				return Outcome{Verdict: Failed, Reason: fmt.Sprintf("service deployment %s cannot succeed: %s (a permanent error: retries do not heal it)", arn, s.Line)}, m
 			}
 		}
+		if p.Cancelled != nil {
+			return cancelled(m, p, arn, sd)
+		}
 		if p.Final {
 			return Outcome{Verdict: TimedOut, Phase: m.Phase,
 				Reason: fmt.Sprintf("service deployment %s was still %s after %s%s", arn, sd.Status, p.Timeout, failedReads(m))}, m
@@ -157,14 +175,31 @@ func Decide(m Memory, r Round, p Policy) (Outcome, Memory) {
 				m.CrashedAfter = s.Line
 			}
 		}
+		if m.CrashedAfter == "" && r.Newer != nil {
+			// Someone else's deployment took the service over before the
+			// settle window passed: its run has the verdict, and a
+			// rollback of this one would undo it.
+			return Outcome{Verdict: Superseded, Reason: fmt.Sprintf("service deployment %s (%s) replaced %s after ECS reported it SUCCESSFUL, before the settle window (%s) passed",
+				aws.ToString(r.Newer.ServiceDeploymentArn), r.Newer.Status, arn, p.Settle)}, m
+		}
 		return decideSuccessful(m, r, p, arn)
 	case types.ServiceDeploymentStatusStopped, types.ServiceDeploymentStatusStopRequested:
 		if r.Newer != nil {
-			return Outcome{Verdict: Superseded, Reason: fmt.Sprintf("service deployment %s (%s) replaced %s before it finished",
-				aws.ToString(r.Newer.ServiceDeploymentArn), r.Newer.Status, arn)}, m
+			// A failure ECS had already seen (the breaker, an alarm, its
+			// rollback under way) stays in the reason: superseded is not
+			// "would have succeeded".
+			failed := ""
+			if w := why(sd); w != "" {
+				failed = ", after it had failed" + w
+			}
+			return Outcome{Verdict: Superseded, Reason: fmt.Sprintf("service deployment %s (%s) replaced %s before it finished%s",
+				aws.ToString(r.Newer.ServiceDeploymentArn), r.Newer.Status, arn, failed)}, m
 		}
 		return Outcome{Verdict: Failed, Reason: fmt.Sprintf("ECS stopped service deployment %s%s: %s", arn, why(sd), stopCause(sd, r.RollbackOn))}, m
 	case types.ServiceDeploymentStatusRollbackRequested, types.ServiceDeploymentStatusRollbackInProgress:
+		if p.Cancelled != nil {
+			return cancelled(m, p, arn, sd)
+		}
 		if p.Final {
 			return Outcome{Verdict: TimedOut, Phase: m.Phase,
 				Reason: fmt.Sprintf("service deployment %s failed%s and ECS's rollback was still %s after %s", arn, why(sd), sd.Status, p.Timeout)}, m
@@ -183,18 +218,26 @@ func decideSuccessful(m Memory, r Round, p Policy, arn string) (Outcome, Memory)
 		return Outcome{Verdict: Failed, Reason: fmt.Sprintf("ECS reported service deployment %s SUCCESSFUL, then a task of it failed: %s", arn, m.CrashedAfter)}, m
 	}
 	var short string
+	// A task short of the desired count with no failure seen (a scale-out
+	// still placing tasks) is not a failure: at the deadline it is
+	// TIMED_OUT. A task on the wrong revision or digest is one.
+	shortIs := TimedOut
 	switch {
 	case r.Running < r.Desired:
 		short = fmt.Sprintf("%d of %d tasks run (%d pending)", r.Running, r.Desired, r.Pending)
 	case r.ServiceRunning < r.ServiceDesired:
 		short = fmt.Sprintf("the service runs %d of %d desired tasks", r.ServiceRunning, r.ServiceDesired)
 	case len(r.Strangers) > 0:
-		short = r.Strangers[0]
+		short, shortIs = r.Strangers[0], Failed
 	}
 	if short != "" {
 		m.HealthySince = time.Time{}
+		if p.Cancelled != nil {
+			return Outcome{Verdict: Unknown, Phase: m.Phase, Reason: fmt.Sprintf("the run was cancelled (%v) while ECS reported service deployment %s SUCCESSFUL but %s; whether it holds is unknown",
+				p.Cancelled, arn, short)}, m
+		}
 		if p.Final {
-			return Outcome{Verdict: Failed, Phase: m.Phase,
+			return Outcome{Verdict: shortIs, Phase: m.Phase,
 				Reason: fmt.Sprintf("ECS reported service deployment %s SUCCESSFUL but at the deadline %s", arn, short)}, m
 		}
 		return Outcome{}, m
@@ -209,6 +252,10 @@ func decideSuccessful(m Memory, r Round, p Policy, arn string) (Outcome, Memory)
 		return Outcome{Verdict: Succeeded, Reason: fmt.Sprintf("service deployment %s SUCCESSFUL; %d of %d tasks run the pinned digests, steady for %s",
 			arn, r.Running, r.Desired, held.Round(time.Millisecond))}, m
 	}
+	if p.Cancelled != nil {
+		return Outcome{Verdict: Unknown, Phase: m.Phase, Reason: fmt.Sprintf("the run was cancelled (%v) %s into the settle window (%s) of service deployment %s, which ECS reported SUCCESSFUL; whether it holds is unknown",
+			p.Cancelled, held.Round(time.Millisecond), p.Settle, arn)}, m
+	}
 	if p.Final && !m.Extended {
 		m.Extended = true
 		return Outcome{Extend: p.Settle - held}, m
@@ -218,6 +265,13 @@ func decideSuccessful(m Memory, r Round, p Policy, arn string) (Outcome, Memory)
 			Reason: fmt.Sprintf("service deployment %s SUCCESSFUL and every task runs the pinned digests, but the settle window (%s) had not passed at the deadline", arn, p.Settle)}, m
 	}
 	return Outcome{}, m
+}
+
+// cancelled is the verdict of a deployment ECS had not finished when the
+// run was cancelled: UNKNOWN, because ECS goes on without conveyor.
+func cancelled(m Memory, p Policy, arn string, sd *types.ServiceDeployment) (Outcome, Memory) {
+	return Outcome{Verdict: Unknown, Phase: m.Phase, Reason: fmt.Sprintf("the run was cancelled (%v) while service deployment %s was still %s%s; ECS carries on without conveyor",
+		p.Cancelled, arn, sd.Status, why(sd))}, m
 }
 
 // why is the ECS-side cause of a failed service deployment, from its

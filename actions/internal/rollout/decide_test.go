@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -48,6 +49,8 @@ func TestDecide(t *testing.T) {
 		want   Verdict // "" keep watching
 		first  string  // prefix of the reason
 		extend time.Duration
+		// cancelled: the run was cancelled before this round.
+		cancelled bool
 	}
 	tests := []struct {
 		name   string
@@ -78,9 +81,19 @@ func TestDecide(t *testing.T) {
 			{r: Round{At: t0.Add(150 * time.Second), SD: sd(types.ServiceDeploymentStatusSuccessful), Desired: 2, Running: 0, Pending: 2, ServiceDesired: 2,
 				Stopped: []StoppedTask{crash}}, want: Failed, first: "ECS reported service deployment " + sdArn + " SUCCESSFUL, then a task of it failed"},
 		}},
-		{"successful with fewer running at the deadline", poll, []step{
+		{"successful with fewer running at the deadline and no failure seen: TIMED_OUT, not FAILED", poll, []step{
 			{r: Round{At: t0, SD: sd(types.ServiceDeploymentStatusSuccessful), Desired: 2, Running: 0, Pending: 2, ServiceDesired: 2}, final: true,
-				want: Failed, first: "ECS reported service deployment " + sdArn + " SUCCESSFUL but at the deadline 0 of 2 tasks run (2 pending)"},
+				want: TimedOut, first: "ECS reported service deployment " + sdArn + " SUCCESSFUL but at the deadline 0 of 2 tasks run (2 pending)"},
+		}},
+		{"successful, then autoscaling scales out and the new tasks are still starting at the deadline", poll, []step{
+			{r: healthy(0, sd(types.ServiceDeploymentStatusSuccessful))},
+			{r: Round{At: t0.Add(poll / 2), SD: sd(types.ServiceDeploymentStatusSuccessful), Desired: 4, Running: 2, Pending: 2, ServiceDesired: 4, ServiceRunning: 2}, final: true,
+				want: TimedOut, first: "ECS reported service deployment " + sdArn + " SUCCESSFUL but at the deadline 2 of 4 tasks run (2 pending)"},
+		}},
+		{"successful, then scaled in mid-settle: still settles", poll, []step{
+			{r: healthy(0, sd(types.ServiceDeploymentStatusSuccessful))},
+			{r: Round{At: t0.Add(poll), SD: sd(types.ServiceDeploymentStatusSuccessful), Desired: 1, Running: 1, ServiceDesired: 1, ServiceRunning: 1},
+				want: Succeeded, first: "service deployment " + sdArn + " SUCCESSFUL; 1 of 1 tasks"},
 		}},
 		{"successful but an old task still runs", 0, []step{
 			{r: Round{At: t0, SD: sd(types.ServiceDeploymentStatusSuccessful), Desired: 2, Running: 2, ServiceDesired: 2, ServiceRunning: 2,
@@ -184,6 +197,56 @@ func TestDecide(t *testing.T) {
 			{r: healthy(2*poll, sd(types.ServiceDeploymentStatusSuccessful))},
 			{r: healthy(3*poll, sd(types.ServiceDeploymentStatusSuccessful)), want: Succeeded, first: "service deployment"},
 		}},
+		// Found by attacking the watcher after issue 11.
+		{"cancelled while in progress is UNKNOWN, not TIMED_OUT", poll, []step{
+			{r: Round{At: t0, SD: sd(types.ServiceDeploymentStatusInProgress), Desired: 2, Pending: 2}},
+			{r: Round{At: t0.Add(poll), SD: sd(types.ServiceDeploymentStatusInProgress), Desired: 2, Pending: 2}, cancelled: true,
+				want: Unknown, first: "the run was cancelled (context canceled) while service deployment " + sdArn + " was still IN_PROGRESS; ECS carries on"},
+		}},
+		{"cancelled while ECS rolls back is UNKNOWN and names the failure", poll, []step{
+			{r: Round{At: t0, SD: sd(types.ServiceDeploymentStatusRollbackInProgress, tripped)}, cancelled: true,
+				want: Unknown, first: "the run was cancelled (context canceled) while service deployment " + sdArn + " was still ROLLBACK_IN_PROGRESS (the circuit breaker tripped"},
+		}},
+		{"cancelled inside the settle window: no extension, UNKNOWN", poll, []step{
+			{r: healthy(0, sd(types.ServiceDeploymentStatusSuccessful))},
+			{r: healthy(poll/2, sd(types.ServiceDeploymentStatusSuccessful)), cancelled: true,
+				want: Unknown, first: "the run was cancelled (context canceled) 2.5s into the settle window (5s) of service deployment " + sdArn},
+		}},
+		{"cancelled after the settle window held: the verdict is known", poll, []step{
+			{r: healthy(0, sd(types.ServiceDeploymentStatusSuccessful))},
+			{r: healthy(poll, sd(types.ServiceDeploymentStatusSuccessful)), cancelled: true, want: Succeeded, first: "service deployment " + sdArn + " SUCCESSFUL"},
+		}},
+		{"cancelled and the last read fails", poll, []step{
+			{r: Round{At: t0, SD: sd(types.ServiceDeploymentStatusInProgress), Desired: 2}},
+			{r: Round{At: t0.Add(poll), Err: throttled}, cancelled: true,
+				want: Unknown, first: "the run was cancelled (context canceled) and the last read of ECS failed (api error ThrottlingException: Rate exceeded)"},
+		}},
+		{"cancelled before ECS listed it", poll, []step{
+			{r: Round{At: t0}, cancelled: true, want: Unknown, first: "the run was cancelled (context canceled) before ECS listed the service deployment"},
+		}},
+		{"cancelled after a crash that followed SUCCESSFUL: the failure is known", poll, []step{
+			{r: Round{At: t0.Add(150 * time.Second), SD: sd(types.ServiceDeploymentStatusSuccessful), Desired: 2, Running: 1, Pending: 1, ServiceDesired: 2, ServiceRunning: 1,
+				Stopped: []StoppedTask{crash}}, cancelled: true, want: Failed, first: "ECS reported service deployment " + sdArn + " SUCCESSFUL, then a task of it failed"},
+		}},
+		{"a task crashes exactly as the settle window ends: FAILED, not SUCCEEDED", poll, []step{
+			{r: healthy(40*time.Second, sd(types.ServiceDeploymentStatusSuccessful))},
+			{r: Round{At: t0.Add(40*time.Second + poll), SD: sd(types.ServiceDeploymentStatusSuccessful), Desired: 2, Running: 2, ServiceDesired: 2, ServiceRunning: 2,
+				Stopped: []StoppedTask{{ID: "t8", Code: types.TaskStopCodeEssentialContainerExited, Class: StopFailure, At: t0.Add(40*time.Second + poll), Line: "stopped task t8: exit code 137"}}},
+				want: Failed, first: "ECS reported service deployment " + sdArn + " SUCCESSFUL, then a task of it failed: stopped task t8: exit code 137"},
+		}},
+		{"successful, then someone else's deployment takes over inside the settle window", poll, []step{
+			{r: healthy(0, sd(types.ServiceDeploymentStatusSuccessful))},
+			{r: Round{At: t0.Add(poll / 2), SD: sd(types.ServiceDeploymentStatusSuccessful), Desired: 0, Running: 0, ServiceDesired: 2, ServiceRunning: 2,
+				Strangers: []string{"running task t7 uses conveyor-api:3, not conveyor-api:2"},
+				Newer:     &types.ServiceDeploymentBrief{ServiceDeploymentArn: aws.String("sd3"), Status: types.ServiceDeploymentStatusInProgress}},
+				want: Superseded, first: "service deployment sd3 (IN_PROGRESS) replaced " + sdArn + " after ECS reported it SUCCESSFUL, before the settle window (5s) passed"},
+		}},
+		{"ECS's rollback itself replaced: SUPERSEDED, and the failure stays in the reason", poll, []step{
+			{r: Round{At: t0, SD: sd(types.ServiceDeploymentStatusRollbackInProgress, tripped)}},
+			{r: Round{At: t0.Add(poll), SD: sd(types.ServiceDeploymentStatusStopped, tripped),
+				Newer: &types.ServiceDeploymentBrief{ServiceDeploymentArn: aws.String("sd3"), Status: types.ServiceDeploymentStatusPending}},
+				want: Superseded, first: "service deployment sd3 (PENDING) replaced " + sdArn + " before it finished, after it had failed (the circuit breaker tripped after 3 failed tasks (threshold 3))"},
+		}},
 		{"rollback successful after success (should not happen) still tells the truth", poll, []step{
 			{r: healthy(0, sd(types.ServiceDeploymentStatusSuccessful))},
 			{r: Round{At: t0.Add(poll), SD: sd(types.ServiceDeploymentStatusRollbackSuccessful)}, want: RolledBack, first: "service deployment " + sdArn + " failed; ECS rolled back"},
@@ -194,7 +257,11 @@ func TestDecide(t *testing.T) {
 			var m Memory
 			for i, s := range tc.steps {
 				var out Outcome
-				out, m = Decide(m, s.r, Policy{Settle: tc.settle, Final: s.final, Timeout: time.Minute})
+				p := Policy{Settle: tc.settle, Final: s.final, Timeout: time.Minute}
+				if s.cancelled {
+					p.Cancelled = context.Canceled
+				}
+				out, m = Decide(m, s.r, p)
 				if out.Verdict != s.want {
 					t.Fatalf("step %d: verdict %q (%s), want %q", i, out.Verdict, out.Reason, s.want)
 				}

@@ -45,11 +45,23 @@ func (o Options) RollbackBudgetOrDefault() time.Duration {
 	if o.RollbackBudget > 0 {
 		return min(o.RollbackBudget, o.timeout())
 	}
-	return o.timeout() / 3
+	// A third, to the tenth of a second: the summary shows the split.
+	return max((o.timeout() / 3).Round(100*time.Millisecond), min(o.timeout()/3, time.Millisecond))
 }
 
 func (o Options) watcher(api API) *Watcher {
-	return &Watcher{API: api, Poll: o.Poll, Settle: o.Settle, Logf: o.Logf}
+	settle := o.Settle
+	if settle == 0 {
+		// One poll, but never more than a tenth of the timeout: a
+		// settle window that outlasts the run makes it overrun the
+		// timeout that bounds it (a 30 s poll with a 900 ms timeout).
+		poll := o.Poll
+		if poll <= 0 {
+			poll = 5 * time.Second
+		}
+		settle = max(min(poll, o.timeout()/10), time.Millisecond)
+	}
+	return &Watcher{API: api, Poll: o.Poll, Settle: settle, Logf: o.Logf}
 }
 
 func (o Options) logf(format string, args ...any) {
@@ -113,7 +125,16 @@ func Deploy(ctx context.Context, api API, o Options, images map[string]plan.Imag
 	}
 	w := o.watcher(api)
 	w.Watch(ctx, results)
-	if rollback {
+	if rollback && ctx.Err() != nil {
+		// A cancelled run starts nothing it cannot watch: the runner
+		// kills it seconds later.
+		for _, r := range results {
+			if (r.Verdict == Failed || r.Verdict == TimedOut) && r.Rollback == nil && r.DeploymentID != "" {
+				r.Reason += fmt.Sprintf("; the run was cancelled (%v) before conveyor rolled back: the service may still be on %s",
+					ctx.Err(), plan.ShortTaskDef(r.NewTaskDef))
+			}
+		}
+	} else if rollback {
 		RollBackFailures(ctx, api, o, results, w, hard)
 	}
 	return results, w, nil
@@ -131,6 +152,14 @@ func RollBackFailures(ctx context.Context, api API, o Options, results []*Result
 		if r.Verdict != Failed && r.Verdict != TimedOut || r.Rollback != nil || r.DeploymentID == "" {
 			continue
 		}
+		if r.Verdict == TimedOut && r.ECSStatus == types.ServiceDeploymentStatusSuccessful {
+			// Short of tasks at the deadline with none failed (a
+			// scale-out still placing them): a rollback would replace
+			// healthy tasks with ones that must start too.
+			r.Reason += "; conveyor did not roll back: ECS reported the deployment SUCCESSFUL and none of its tasks failed, so a rollback would replace healthy tasks; " +
+				"watch the service, or run the rollback workflow if it does not reach its desired count"
+			continue
+		}
 		target, from, err := LastSuccessful(ctx, api, r.Cluster, r.Service, r.ServiceDeployment)
 		if err != nil {
 			r.Reason += "; conveyor did not roll back: " + err.Error()
@@ -142,6 +171,9 @@ func RollBackFailures(ctx context.Context, api API, o Options, results []*Result
 			continue
 		}
 		td, err := api.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(target)})
+		if err == nil {
+			err = deployable(r.Service, td.TaskDefinition)
+		}
 		if err != nil {
 			r.Reason += fmt.Sprintf("; conveyor's rollback to %s did not start: %v", plan.ShortTaskDef(target), err)
 			continue
@@ -164,9 +196,15 @@ func RollBackFailures(ctx context.Context, api API, o Options, results []*Result
 	for _, r := range parents {
 		rb := r.Rollback
 		r.Cause = r.Verdict
-		if rb.Verdict == Succeeded {
+		switch rb.Verdict {
+		case Succeeded:
 			r.Verdict = RolledBack
-		} else {
+		case Superseded, Unknown:
+			// Someone else's deployment replaced the rollback, or the
+			// rollback's outcome is unknown: ROLLBACK_FAILED would send
+			// the operator to roll back again, over what now runs.
+			r.Verdict = rb.Verdict
+		default:
 			r.Verdict = RollbackFailed
 		}
 		r.Reason += fmt.Sprintf("; conveyor rolled back to %s: %s: %s", plan.ShortTaskDef(rb.NewTaskDef), rb.Verdict, rb.Reason)

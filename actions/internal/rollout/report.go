@@ -11,6 +11,10 @@ import (
 
 var icons = map[Verdict]string{Succeeded: "✅", RolledBack: "↩️", RollbackFailed: "🔥", Failed: "❌", TimedOut: "⏱️", Superseded: "⏭️", Unknown: "❓"}
 
+// cell keeps a value inside one table cell: a "|" would split it and a
+// line break (a stopped reason, an error text) would end the table.
+var cell = strings.NewReplacer("|", "\\|", "\r\n", " ", "\n", " ", "\r", " ")
+
 // Budget says how the run's timeout was split, for the summary.
 type Budget struct {
 	Timeout, Rollback time.Duration
@@ -33,7 +37,7 @@ func Summary(title string, results []*Result, w *Watcher, b Budget) string {
 		s.WriteString("| | |\n|---|---|\n")
 		row := func(k, v string) {
 			if v != "" {
-				fmt.Fprintf(&s, "| %s | %s |\n", k, strings.ReplaceAll(v, "|", "\\|"))
+				fmt.Fprintf(&s, "| %s | %s |\n", k, cell.Replace(v))
 			}
 		}
 		row("verdict", string(r.Verdict))
@@ -82,7 +86,7 @@ func Summary(title string, results []*Result, w *Watcher, b Budget) string {
 		if len(ev) > 0 {
 			fmt.Fprintf(&s, "<details><summary>evidence (%d)</summary>\n\n", len(ev))
 			for _, e := range ev {
-				fmt.Fprintf(&s, "- %s\n", e)
+				fmt.Fprintf(&s, "- %s\n", strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(e))
 			}
 			s.WriteString("\n</details>\n\n")
 		}
@@ -109,12 +113,22 @@ func NextStep(r *Result) string {
 	var parts []string
 	switch r.Verdict {
 	case Unknown:
-		parts = append(parts, fmt.Sprintf("ECS could not be read: look with `aws ecs describe-service-deployments --service-deployment-arns %s` (or the ECS console, service %s, Deployments tab) before acting",
-			orDash(r.ServiceDeployment), r.Service))
+		// When conveyor's rollback is what is unknown, look at the
+		// rollback's service deployment, not the one it replaced.
+		sd := r.ServiceDeployment
+		if rb := r.Rollback; rb != nil && rb.Verdict == Unknown && rb.ServiceDeployment != "" {
+			sd = rb.ServiceDeployment
+		}
+		parts = append(parts, fmt.Sprintf("the outcome is unknown: look with `aws ecs describe-service-deployments --service-deployment-arns %s` (or the ECS console, service %s, Deployments tab) before acting",
+			orDash(sd), r.Service))
 	case RolledBack:
 		parts = append(parts, "the service runs the earlier revision; fix the release and push again")
 	case Superseded:
-		parts = append(parts, "another deployment replaced this one; its run has the verdict")
+		if rb := r.Rollback; rb != nil && rb.Verdict == Superseded {
+			parts = append(parts, "another deployment replaced conveyor's rollback of this one: check what the service runs now; that deployment's run has the verdict")
+		} else {
+			parts = append(parts, "another deployment replaced this one; its run has the verdict")
+		}
 	default:
 		parts = append(parts, fmt.Sprintf("run the rollback workflow (Actions → rollback, service %s) if the service is still on the failed revision", r.Service))
 	}

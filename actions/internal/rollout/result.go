@@ -85,6 +85,8 @@ type Result struct {
 	// Cause is the verdict before conveyor's own rollback (FAILED or
 	// TIMED_OUT) when Rollback is conveyor's.
 	Cause Verdict
+	// ECSStatus is the service deployment's status at the verdict.
+	ECSStatus types.ServiceDeploymentStatus
 	// FailedTasks and Threshold are the circuit breaker's count at the end.
 	FailedTasks, Threshold int32
 	// Rollback is the rollback that followed, by ECS or by conveyor.

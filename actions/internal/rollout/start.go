@@ -159,42 +159,118 @@ func ResolveTarget(ctx context.Context, api API, cluster string, svc types.Servi
 		}
 		return out.TaskDefinition, nil
 	}
+	target := func(ref string) (*types.TaskDefinition, error) {
+		td, err := describe(ref)
+		if err != nil {
+			return nil, err
+		}
+		return td, deployable(name, td)
+	}
 	switch t.Kind {
 	case plan.TargetRevision:
 		ref := t.Revision(family)
 		if plan.Family(ref) != family {
 			return nil, &TargetError{Service: name, Target: ref, Family: family}
 		}
-		return describe(ref)
+		return target(ref)
 	case plan.TargetDigest:
-		list, err := api.ListTaskDefinitions(ctx, &ecs.ListTaskDefinitionsInput{FamilyPrefix: aws.String(family), Sort: types.SortOrderDesc, MaxResults: aws.Int32(100)})
+		// The revision a successful deployment of this service ran with
+		// the digest comes first: several revisions can hold one digest
+		// (a force redeploy, an edited environment, a sidecar every
+		// revision pins), and the newest registered one may never have
+		// run.
+		ran, err := ranDigest(ctx, api, cluster, name, t.Value)
 		if err != nil {
-			return nil, fmt.Errorf("service %s: list revisions of %s: %w", name, family, err)
+			return nil, err
 		}
-		for _, arn := range list.TaskDefinitionArns {
-			if plan.Family(arn) != family {
-				continue
-			}
-			td, err := describe(arn)
-			if err != nil {
-				return nil, err
-			}
-			for _, d := range plan.Digests(td) {
-				if d == t.Value {
-					return td, nil
-				}
-			}
+		if ran != "" && plan.Family(ran) == family {
+			return target(ran)
 		}
-		return nil, fmt.Errorf("service %s: no active revision of %s runs an image with digest %s (searched the newest %d)", name, family, t.Value, len(list.TaskDefinitionArns))
+		return newestHolding(ctx, api, name, family, t.Value)
 	}
-	target, _, err := LastSuccessful(ctx, api, cluster, name, "")
+	last, _, err := LastSuccessful(ctx, api, cluster, name, "")
 	if err != nil {
 		if errors.Is(err, ErrNoRollbackTarget) {
 			return nil, fmt.Errorf("%w before the current one: pass a revision or a digest", err)
 		}
 		return nil, err
 	}
-	return describe(target)
+	return target(last)
+}
+
+// newestHolding is the newest active revision of family with an image of
+// the digest (among the newest 100).
+func newestHolding(ctx context.Context, api API, service, family, digest string) (*types.TaskDefinition, error) {
+	list, err := api.ListTaskDefinitions(ctx, &ecs.ListTaskDefinitionsInput{FamilyPrefix: aws.String(family), Sort: types.SortOrderDesc, MaxResults: aws.Int32(100)})
+	if err != nil {
+		return nil, fmt.Errorf("service %s: list revisions of %s: %w", service, family, err)
+	}
+	for _, arn := range list.TaskDefinitionArns {
+		if plan.Family(arn) != family {
+			continue
+		}
+		out, err := api.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(arn)})
+		if err != nil {
+			return nil, fmt.Errorf("service %s: describe task definition %s: %w", service, arn, err)
+		}
+		for _, d := range plan.Digests(out.TaskDefinition) {
+			if d == digest {
+				return out.TaskDefinition, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("service %s: no active revision of %s runs an image with digest %s (searched the newest %d)", service, family, digest, len(list.TaskDefinitionArns))
+}
+
+// ranDigest is the task definition of the newest SUCCESSFUL service
+// deployment of the service whose target revision ran an image with the
+// digest ("" if none of the newest 100 did).
+func ranDigest(ctx context.Context, api API, cluster, service, digest string) (string, error) {
+	out, err := api.ListServiceDeployments(ctx, &ecs.ListServiceDeploymentsInput{Cluster: aws.String(cluster), Service: aws.String(service),
+		Status: []types.ServiceDeploymentStatus{types.ServiceDeploymentStatusSuccessful}, MaxResults: aws.Int32(100)})
+	if err != nil {
+		return "", fmt.Errorf("service %s: list its service deployments: %w", service, err)
+	}
+	var revs []string
+	for _, b := range out.ServiceDeployments { // newest first
+		if rev := aws.ToString(b.TargetServiceRevisionArn); rev != "" {
+			revs = append(revs, rev)
+		}
+	}
+	ran := map[string]string{}
+	for i := 0; i < len(revs); i += 20 {
+		d, err := api.DescribeServiceRevisions(ctx, &ecs.DescribeServiceRevisionsInput{ServiceRevisionArns: revs[i:min(i+20, len(revs))]})
+		if err != nil {
+			return "", fmt.Errorf("service %s: describe service revisions: %w", service, err)
+		}
+		for _, rev := range d.ServiceRevisions {
+			for _, c := range rev.ContainerImages {
+				if aws.ToString(c.ImageDigest) == digest {
+					ran[aws.ToString(rev.ServiceRevisionArn)] = aws.ToString(rev.TaskDefinition)
+				}
+			}
+		}
+	}
+	for _, rev := range revs {
+		if td := ran[rev]; td != "" {
+			return td, nil
+		}
+	}
+	return "", nil
+}
+
+// deployable refuses a rollback target ECS would refuse: "you can't update
+// an existing service to reference an INACTIVE task definition"
+// (DeregisterTaskDefinition, ECS API Reference). Saying so before
+// UpdateService leaves the service alone and says how to go on.
+func deployable(service string, td *types.TaskDefinition) error {
+	if td.Status != types.TaskDefinitionStatusInactive {
+		return nil
+	}
+	arn := aws.ToString(td.TaskDefinitionArn)
+	return fmt.Errorf("service %s: rollback target %s was deregistered (INACTIVE) and ECS deploys no inactive revision: register it again "+
+		"(aws ecs describe-task-definition --task-definition %s gives its definition) and roll back to the new revision, or pass another revision",
+		service, plan.ShortTaskDef(arn), arn)
 }
 
 // StartRollback points the service back at td and records the deployment.

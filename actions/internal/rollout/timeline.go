@@ -140,7 +140,7 @@ func Gantt(r *Result) string {
 	for _, sec := range sections {
 		fmt.Fprintf(&b, "    section %s\n", mermaidText(sec))
 		for _, s := range bySection[sec] {
-			id := s.id[max(0, len(s.id)-8):]
+			id := mermaidText(s.id[max(0, len(s.id)-8):])
 			if s.started.IsZero() {
 				bar(id+" never started", "crit", s.created, end(s))
 				continue
@@ -167,7 +167,10 @@ func Gantt(r *Result) string {
 }
 
 // mermaidText keeps a label from breaking the gantt syntax (":" separates
-// a task's name from its data, "#" and ";" start comments and statements).
+// a task's name from its data, "#" and ";" start comments and statements,
+// "%" after a token's first character starts a comment in gantt.jison, and
+// mermaid reads "%%{…}%%" anywhere in the text as a directive that
+// reconfigures the chart).
 func mermaidText(s string) string {
-	return strings.NewReplacer(":", " ", "#", " ", ";", " ", "\n", " ").Replace(s)
+	return strings.NewReplacer(":", " ", "#", " ", ";", " ", "%", " ", "\n", " ", "\r", " ").Replace(s)
 }

@@ -103,6 +103,17 @@ func (w *Watcher) Watch(ctx context.Context, results []*Result) {
 			return
 		}
 		w.Rounds++
+		if cause := ctx.Err(); cause != nil {
+			// The runner cancelled the job: one last read, on a context
+			// of its own (the cancelled one fails every call), decides
+			// what can be decided; the rest is UNKNOWN. Looping on would
+			// spin until the deadline on reads that cannot succeed.
+			w.logf("the run was cancelled (%v): reading ECS once more for the verdicts", cause)
+			last, stop := context.WithTimeout(context.WithoutCancel(ctx), cancelGrace)
+			w.roundWith(last, pending, final, settle, cause)
+			stop()
+			return
+		}
 		throttled := w.round(ctx, pending, final, settle)
 		if throttled {
 			interval = min(interval*2, maxPoll)
@@ -150,11 +161,14 @@ func (x *watched) isFinal(now time.Time) bool {
 }
 
 func (x *watched) nextDeadline() time.Time {
-	switch x.mem.Status {
-	case types.ServiceDeploymentStatusRollbackRequested, types.ServiceDeploymentStatusRollbackInProgress:
+	if rollingBack(x.mem.Status) {
 		return x.hard
 	}
 	return x.deadline
+}
+
+func rollingBack(s types.ServiceDeploymentStatus) bool {
+	return s == types.ServiceDeploymentStatusRollbackRequested || s == types.ServiceDeploymentStatusRollbackInProgress
 }
 
 func (w *Watcher) logf(format string, args ...any) {
@@ -186,9 +200,20 @@ func retries(final bool) func(*ecs.Options) {
 	return noRetry
 }
 
+// cancelGrace bounds the last read after a cancel: GitHub's runner sends
+// SIGTERM 7.5 s after SIGINT and kills 2.5 s later, and the outputs and
+// the summary must be written before that.
+const cancelGrace = 5 * time.Second
+
 // round reads every pending deployment once, cluster by cluster, and
 // decides what it can. It reports whether ECS throttled a read.
 func (w *Watcher) round(ctx context.Context, pending []*watched, final map[*watched]bool, settle time.Duration) bool {
+	return w.roundWith(ctx, pending, final, settle, nil)
+}
+
+// roundWith is round; cancelled, when set, makes it every deployment's
+// last (Policy.Cancelled).
+func (w *Watcher) roundWith(ctx context.Context, pending []*watched, final map[*watched]bool, settle time.Duration, cancelled error) bool {
 	byCluster := map[string][]*watched{}
 	var clusters []string
 	for _, x := range pending {
@@ -204,7 +229,11 @@ func (w *Watcher) round(ctx context.Context, pending []*watched, final map[*watc
 		for _, x := range xs {
 			anyFinal = anyFinal || final[x]
 		}
-		rounds := w.gather(ctx, c, xs, retries(anyFinal))
+		opt := retries(anyFinal)
+		if cancelled != nil {
+			opt = noRetry // no time for the SDK's backoff
+		}
+		rounds := w.gather(ctx, c, xs, opt)
 		for _, x := range xs {
 			rd := rounds[x]
 			for _, err := range []error{rd.Err, rd.TasksErr} {
@@ -220,7 +249,14 @@ func (w *Watcher) round(ctx context.Context, pending []*watched, final map[*watc
 				}
 			}
 			was := x.mem.Status
-			out, mem := Decide(x.mem, rd, Policy{Settle: settle, Final: final[x], Timeout: x.nextDeadline().Sub(x.r.Started).Round(time.Second)})
+			fin := final[x]
+			if fin && rd.Err == nil && rd.SD != nil && rollingBack(rd.SD.Status) && time.Now().Before(x.hard) {
+				// ECS began rolling back since the last read: its
+				// rollback is watched until the hard deadline, which
+				// the final flag (decided on the older status) missed.
+				fin = false
+			}
+			out, mem := Decide(x.mem, rd, Policy{Settle: settle, Final: fin, Timeout: roundDuration(x.nextDeadline().Sub(x.r.Started)), Cancelled: cancelled})
 			x.mem = mem
 			if mem.Status != was {
 				w.logf("%s: service deployment %s: %s (%s)", x.r.Service, x.r.ServiceDeployment, mem.Status, mem.Phase)
@@ -345,7 +381,8 @@ func (w *Watcher) gather(ctx context.Context, cluster string, xs []*watched, opt
 			}
 		}
 		w.events(x, svc)
-		if rd.SD != nil && (rd.SD.Status == types.ServiceDeploymentStatusStopped || rd.SD.Status == types.ServiceDeploymentStatusStopRequested) {
+		if rd.SD != nil && (rd.SD.Status == types.ServiceDeploymentStatusStopped || rd.SD.Status == types.ServiceDeploymentStatusStopRequested ||
+			rd.SD.Status == types.ServiceDeploymentStatusSuccessful && !isPrimary(svc, x.r.DeploymentID)) {
 			newer, err := newerServiceDeployment(ctx, w.API, x.r, rd.SD, opt)
 			if err != nil {
 				fail(x, err)
@@ -369,6 +406,26 @@ func (w *Watcher) gather(ctx context.Context, cluster string, xs []*watched, opt
 	return rounds
 }
 
+// isPrimary says whether the service's PRIMARY deployment is id: once
+// another deployment is PRIMARY, a newer service deployment took over.
+func isPrimary(svc types.Service, id string) bool {
+	for _, d := range svc.Deployments {
+		if aws.ToString(d.Status) == "PRIMARY" {
+			return aws.ToString(d.Id) == id
+		}
+	}
+	return true // no deployments listed: nothing says otherwise
+}
+
+// roundDuration rounds a timeout for a reason: to the second, or to the
+// tenth of a second under ten seconds (a 600ms timeout is not "1s").
+func roundDuration(d time.Duration) time.Duration {
+	if d < 10*time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Second)
+}
+
 func rollbackOn(dc *types.DeploymentConfiguration) bool {
 	return dc != nil && dc.DeploymentCircuitBreaker != nil && dc.DeploymentCircuitBreaker.Enable && dc.DeploymentCircuitBreaker.Rollback
 }
@@ -386,16 +443,16 @@ func contains(list []string, s string) bool {
 // deployment's newly stopped ones (evidence, stop classes).
 func (w *Watcher) tasks(ctx context.Context, x *watched, rd *Round, opt func(*ecs.Options)) error {
 	r := x.r
-	running, err := w.API.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(r.Cluster), ServiceName: aws.String(r.Service), DesiredStatus: types.DesiredStatusRunning}, opt)
+	running, err := listTasks(ctx, w.API, r, types.DesiredStatusRunning, opt)
 	if err != nil {
-		return fmt.Errorf("list running tasks of %s: %w", r.Service, err)
+		return err
 	}
-	stopped, err := w.API.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(r.Cluster), ServiceName: aws.String(r.Service), DesiredStatus: types.DesiredStatusStopped}, opt)
+	stopped, err := listTasks(ctx, w.API, r, types.DesiredStatusStopped, opt)
 	if err != nil {
-		return fmt.Errorf("list stopped tasks of %s: %w", r.Service, err)
+		return err
 	}
-	arns := append([]string{}, running.TaskArns...)
-	for _, a := range stopped.TaskArns {
+	arns := append([]string{}, running...)
+	for _, a := range stopped {
 		if !x.seenStopped[a] {
 			arns = append(arns, a)
 		}
@@ -440,6 +497,30 @@ func (w *Watcher) tasks(ctx context.Context, x *watched, rd *Round, opt func(*ec
 		}
 	}
 	return nil
+}
+
+// maxTaskPages bounds one ListTasks walk (100 tasks a page).
+const maxTaskPages = 20
+
+// listTasks lists every task of r's service with the desired status, page
+// by page: ECS returns 100 a page in no documented order, and stopped
+// tasks stay listed for an hour, so the first page of a service that
+// crash-looped before the deploy may hold none of the deployment's own.
+func listTasks(ctx context.Context, api API, r *Result, status types.DesiredStatus, opt func(*ecs.Options)) ([]string, error) {
+	in := &ecs.ListTasksInput{Cluster: aws.String(r.Cluster), ServiceName: aws.String(r.Service), DesiredStatus: status}
+	var arns []string
+	for page := 0; page < maxTaskPages; page++ {
+		out, err := api.ListTasks(ctx, in, opt)
+		if err != nil {
+			return nil, fmt.Errorf("list %s tasks of %s: %w", strings.ToLower(string(status)), r.Service, err)
+		}
+		arns = append(arns, out.TaskArns...)
+		if out.NextToken == nil {
+			return arns, nil
+		}
+		in.NextToken = out.NextToken
+	}
+	return nil, fmt.Errorf("list %s tasks of %s: more than %d pages of %d: not evidence", strings.ToLower(string(status)), r.Service, maxTaskPages, 100)
 }
 
 // stranger says why a running task is not the deployment's target, or "".
@@ -545,6 +626,7 @@ func (w *Watcher) finish(ctx context.Context, x *watched, out Outcome, rd Round)
 	r := x.r
 	r.Verdict, r.Reason, r.Phase, r.Ended = out.Verdict, out.Reason, out.Phase, time.Now()
 	if rd.SD != nil {
+		r.ECSStatus = rd.SD.Status
 		if cb := rd.SD.DeploymentCircuitBreaker; cb != nil {
 			r.FailedTasks, r.Threshold = cb.FailureCount, cb.Threshold
 		}

@@ -42,3 +42,30 @@ func TestWatchDescribesTwelveServicesTenAtATime(t *testing.T) {
 		t.Errorf("%d DescribeServices calls for %d rounds of 12 services: want ten per call", calls, watcher.Rounds)
 	}
 }
+
+func TestWatchDescribesTwentyOneServiceDeploymentsTwentyAtATime(t *testing.T) {
+	// DescribeServiceDeployments and DescribeServiceRevisions take 20
+	// ARNs, DescribeServices 10: 21 services need every batch split.
+	w := st.NewWorld(t, ecsstandin.Scenario{})
+	var names []string
+	images := map[string]plan.Image{}
+	for i := range 21 {
+		name := fmt.Sprintf("svc-%02d", i)
+		w.Service(name, st.Repo+"svc@"+st.Dig("1111"), st.Svc{Breaker: true, Desired: 1})
+		names = append(names, name)
+		images[name] = plan.Image{Repository: st.Repo + "svc", Digest: st.Dig("2222")}
+	}
+	for _, n := range names {
+		w.Settle(n, types.DeploymentRolloutStateCompleted)
+	}
+	o := Options{Cluster: "conveyor", Services: names, Poll: 20 * time.Millisecond, Timeout: 30 * time.Second}
+	res, _, err := Deploy(w.Ctx, w.API, o, images, "sha", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Verdict != Succeeded {
+			t.Errorf("%s: %s %s", r.Service, r.Verdict, r.Reason)
+		}
+	}
+}

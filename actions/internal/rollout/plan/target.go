@@ -16,8 +16,9 @@ const (
 	// TargetRevision is a task definition: a revision number of the
 	// service's family, family:revision or an ARN.
 	TargetRevision
-	// TargetDigest is the newest revision of the family that runs an
-	// image with this digest.
+	// TargetDigest is the revision the newest successful deployment of
+	// the service ran with an image of this digest, else the newest
+	// revision of the family that holds it.
 	TargetDigest
 )
 

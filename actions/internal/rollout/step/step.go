@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"sync"
 	"time"
 
@@ -40,14 +41,23 @@ func Common(action string, in gha.Values, gh *gha.Runner) (rollout.Options, erro
 	}
 	if o.Poll, err = in.Duration("poll-interval"); err != nil {
 		errs = append(errs, err)
+	} else if o.Poll <= 0 {
+		errs = append(errs, fmt.Errorf("poll-interval: %s: must be more than 0", in.String("poll-interval")))
 	}
 	if in.String("settle") != "" {
 		if o.Settle, err = in.Duration("settle"); err != nil {
 			errs = append(errs, err)
+		} else if o.Settle < 0 {
+			errs = append(errs, fmt.Errorf("settle: %s: must not be negative (0s: no settle window)", in.String("settle")))
+		} else if o.Timeout > 0 && o.Settle >= o.Timeout {
+			// No deployment could hold that long within the run, and the
+			// one extension at the deadline would overrun the timeout.
+			errs = append(errs, fmt.Errorf("settle: %s is not shorter than timeout %s: no deployment could settle in time", in.String("settle"), o.Timeout))
 		} else if o.Settle == 0 {
 			o.Settle = -1 // explicitly none
 		}
 	}
+	errs = append(errs, checkServices(o.Services)...)
 
 	if o.Assumptions.LBHealthy, err = in.Duration("health-check-time"); err != nil {
 		errs = append(errs, err)
@@ -68,6 +78,29 @@ func Common(action string, in gha.Values, gh *gha.Runner) (rollout.Options, erro
 		gh.Warning(gha.Annotation{Title: action + ": pre-flight", Message: fmt.Sprintf(format, args...)})
 	}
 	return o, errors.Join(errs...)
+}
+
+// serviceName is what ECS allows a service name: "Up to 255 letters
+// (uppercase and lowercase), numbers, underscores, and hyphens are
+// allowed" (CreateService, serviceName, ECS API Reference).
+var serviceName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+
+// checkServices refuses service names ECS cannot have (an ARN among them:
+// results, outputs and the summary are keyed by name) and names given
+// twice (two deployments of one service would supersede each other).
+func checkServices(names []string) []error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, n := range names {
+		switch {
+		case !serviceName.MatchString(n):
+			errs = append(errs, fmt.Errorf("services: %q is not an ECS service name (letters, digits, hyphens and underscores, up to 255; give names, not ARNs)", n))
+		case seen[n]:
+			errs = append(errs, fmt.Errorf("services: %s is given twice", n))
+		}
+		seen[n] = true
+	}
+	return errs
 }
 
 // Report writes the summary, the outputs and the annotations and returns
