@@ -677,22 +677,7 @@ func checkPlan(t *testing.T, tf *tfexec.Terraform, vars []string) {
 	if err != nil {
 		t.Fatalf("terraform show %s: %v", planFile, err)
 	}
-	planned := map[string]map[string]any{}
-	var walk func(m *tfjson.StateModule)
-	walk = func(m *tfjson.StateModule) {
-		if m == nil {
-			return
-		}
-		for _, r := range m.Resources {
-			planned[r.Address] = r.AttributeValues
-		}
-		for _, c := range m.ChildModules {
-			walk(c)
-		}
-	}
-	if plan.PlannedValues != nil {
-		walk(plan.PlannedValues.RootModule)
-	}
+	planned := plannedValues(plan)
 	for _, svc := range []string{"api", "worker", "dlq"} {
 		addr := `module.service["` + svc + `"].aws_ecs_service.this`
 		v := planned[addr]
