@@ -324,7 +324,6 @@ func TestDeployScaledOutByAutoscalingAtTheDeadlineIsNotFailedNorRolledBack(t *te
 	// SUCCEEDED: running < desired), and conveyor must not "roll back" a
 	// healthy release in the middle of a scale-out.
 	w := st.NewWorld(t, ecsstandin.Scenario{})
-	start := w.S.Clock().Now()
 	w.Service("conveyor-api", st.Repo+"api@"+st.Dig("1111"), st.Svc{LB: true, Breaker: true})
 	w.Settle("conveyor-api", types.DeploymentRolloutStateCompleted)
 	done := make(chan st.Run)
@@ -337,7 +336,7 @@ func TestDeployScaledOutByAutoscalingAtTheDeadlineIsNotFailedNorRolledBack(t *te
 		return len(sds) == 2 && sds[0].Status == types.ServiceDeploymentStatusSuccessful
 	})
 	// From now on, new tasks of the release take an hour to start.
-	now := w.S.Clock().Now().Sub(start).Seconds()
+	now := w.S.Elapsed()
 	if err := w.S.SetScenario(ecsstandin.Scenario{ThrottleRate: -1, Rules: []ecsstandin.Rule{
 		{Match: "sha256:5ca1e", Behaviour: ecsstandin.Healthy, StartSeconds: 3600, FromSeconds: now}}}); err != nil {
 		t.Fatal(err)
@@ -368,12 +367,11 @@ func TestDeployWhoseBreakerTripsJustBeforeTheDeadlineWatchesECSRollbackInTheBudg
 	// there to watch that rollback: the verdict is ROLLED_BACK once ECS
 	// finishes, not TIMED_OUT at the deploy deadline.
 	w := st.NewWorld(t, ecsstandin.Scenario{})
-	start := w.S.Clock().Now()
 	w.Service("conveyor-api", st.Repo+"api@"+st.Dig("1111"), st.Svc{Breaker: true})
 	w.Settle("conveyor-api", types.DeploymentRolloutStateCompleted)
 	// New tasks crash at once; old ones relaunched by the rollback take
 	// ten minutes (two real seconds) to start.
-	now := w.S.Clock().Now().Sub(start).Seconds()
+	now := w.S.Elapsed()
 	if err := w.S.SetScenario(ecsstandin.Scenario{ThrottleRate: -1, Rules: []ecsstandin.Rule{
 		{Match: "sha256:bad", Behaviour: ecsstandin.Crash, ExitCode: 1, CrashAfterSeconds: 1},
 		{Match: "sha256:1111", Behaviour: ecsstandin.Healthy, StartSeconds: 600, FromSeconds: now}}}); err != nil {
@@ -396,10 +394,9 @@ func TestDeployWhoseECSRollbackIsReplacedIsSupersededAndSaysItFailed(t *testing.
 	// "replaced before it finished" alone reads like a deployment that
 	// might have been fine.
 	w := st.NewWorld(t, ecsstandin.Scenario{})
-	start := w.S.Clock().Now()
 	w.Service("conveyor-api", st.Repo+"api@"+st.Dig("1111"), st.Svc{Breaker: true})
 	w.Settle("conveyor-api", types.DeploymentRolloutStateCompleted)
-	now := w.S.Clock().Now().Sub(start).Seconds()
+	now := w.S.Elapsed()
 	if err := w.S.SetScenario(ecsstandin.Scenario{ThrottleRate: -1, Rules: []ecsstandin.Rule{
 		{Match: "sha256:bad", Behaviour: ecsstandin.Crash, ExitCode: 1, CrashAfterSeconds: 1},
 		{Match: "sha256:1111", Behaviour: ecsstandin.Healthy, StartSeconds: 3600, FromSeconds: now}}}); err != nil {

@@ -38,8 +38,8 @@ func TestDeployScenarios(t *testing.T) {
 		{
 			name:   "reads throttled while ECS completes the deployment: SUCCEEDED, not TIMED_OUT",
 			digest: st.Dig("600d"), svc: st.Svc{LB: true, Breaker: true},
-			setup: func(w *st.World, settled float64) {
-				throttleOnceDeployed(t, w, settled, 600)
+			setup: func(w *st.World, _ float64) {
+				throttleOnceDeployed(t, w, 600)
 			},
 			inputs:  map[string]string{"poll-interval": "100ms"},
 			code:    0,
@@ -56,8 +56,8 @@ func TestDeployScenarios(t *testing.T) {
 		{
 			name:   "ECS unreadable at the deadline: UNKNOWN, and no rollback of what may have succeeded",
 			digest: st.Dig("600d"), svc: st.Svc{LB: true, Breaker: true},
-			setup: func(w *st.World, settled float64) {
-				throttleOnceDeployed(t, w, settled, 100000)
+			setup: func(w *st.World, _ float64) {
+				throttleOnceDeployed(t, w, 100000)
 			},
 			inputs:  map[string]string{"poll-interval": "100ms", "timeout": "1500ms"},
 			code:    1,
@@ -201,11 +201,10 @@ func TestDeployScenarios(t *testing.T) {
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			w := st.NewWorld(t, ecsstandin.Scenario{Rules: sc.rules})
-			start := w.S.Clock().Now()
 			w.Service("conveyor-api", st.Repo+"api@"+st.Dig("1111"), sc.svc)
 			w.Settle("conveyor-api", types.DeploymentRolloutStateCompleted)
 			if sc.setup != nil {
-				sc.setup(w, w.S.Clock().Now().Sub(start).Seconds())
+				sc.setup(w, w.S.Elapsed())
 			}
 			in := map[string]string{"services": "conveyor-api", "image-map": st.Images("api", sc.digest)}
 			for k, v := range sc.inputs {
@@ -241,14 +240,13 @@ func TestDeployScenarios(t *testing.T) {
 // start at a real time that depends on how loaded the machine is, and
 // could throttle the reads before the deployment instead of those of the
 // watch.
-func throttleOnceDeployed(t *testing.T, w *st.World, settled, seconds float64) {
+func throttleOnceDeployed(t *testing.T, w *st.World, seconds float64) {
 	t.Helper()
-	at := w.S.Clock().Now()
 	go func() {
 		for deadline := time.Now().Add(20 * time.Second); w.S.Stats().Calls["UpdateService"] == 0 && time.Now().Before(deadline); {
 			time.Sleep(time.Millisecond)
 		}
-		now := settled + w.S.Clock().Now().Sub(at).Seconds()
+		now := w.S.Elapsed()
 		if err := w.S.SetScenario(ecsstandin.Scenario{ThrottleRate: -1, Throttle: []ecsstandin.ThrottleWindow{{Ops: readOps, FromSeconds: now, UntilSeconds: now + seconds}}}); err != nil {
 			t.Error(err)
 		}

@@ -176,12 +176,11 @@ func runOne(ctx context.Context, sc scenario, speed float64, tool func(env []str
 		return outcome{}, err
 	}
 	api := ecs.NewFromConfig(cfg)
-	start := srv.Clock().Now()
 	if err := createService(ctx, api, sc); err != nil {
 		return outcome{}, err
 	}
 	if sc.after != nil {
-		if err := srv.SetScenario(sc.after(srv.Clock().Now().Sub(start).Seconds())); err != nil {
+		if err := srv.SetScenario(sc.after(srv.Elapsed())); err != nil {
 			return outcome{}, err
 		}
 	}

@@ -188,6 +188,10 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 // Clock is the stand-in's clock.
 func (s *Server) Clock() *Clock { return s.w.clock }
 
+// Elapsed is the virtual time since the stand-in started, in seconds: the
+// time rule and throttle windows (fromSeconds, untilSeconds) count in.
+func (s *Server) Elapsed() float64 { return s.w.clock.Now().Sub(s.w.start).Seconds() }
+
 // Advance moves virtual time forward and runs the scheduler up to it.
 func (s *Server) Advance(d time.Duration) {
 	s.w.mu.Lock()

@@ -57,7 +57,7 @@ func (o Options) watcher(api API) *Watcher {
 		// timeout that bounds it (a 30 s poll with a 900 ms timeout).
 		poll := o.Poll
 		if poll <= 0 {
-			poll = 5 * time.Second
+			poll = DefaultPoll
 		}
 		settle = max(min(poll, o.timeout()/10), time.Millisecond)
 	}

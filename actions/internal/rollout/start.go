@@ -142,11 +142,8 @@ type TargetError struct {
 
 func (e *TargetError) Error() string {
 	return fmt.Sprintf("service %s: rollback target %s is a revision of %s, not of the service's family %s: refused (give a revision number, %s:N, or a digest)",
-		e.Service, e.Target, Family(e.Target), e.Family, e.Family)
+		e.Service, e.Target, plan.Family(e.Target), e.Family, e.Family)
 }
-
-// Family is the task definition family of an ARN or family:revision.
-func Family(td string) string { return plan.Family(td) }
 
 // ResolveTarget finds the task definition a rollback goes to.
 func ResolveTarget(ctx context.Context, api API, cluster string, svc types.Service, t plan.Target) (*types.TaskDefinition, error) {
@@ -237,17 +234,15 @@ func ranDigest(ctx context.Context, api API, cluster, service, digest string) (s
 			revs = append(revs, rev)
 		}
 	}
+	described, err := describeRevisions(ctx, api, revs, nil)
+	if err != nil {
+		return "", fmt.Errorf("service %s: %w", service, err)
+	}
 	ran := map[string]string{}
-	for i := 0; i < len(revs); i += 20 {
-		d, err := api.DescribeServiceRevisions(ctx, &ecs.DescribeServiceRevisionsInput{ServiceRevisionArns: revs[i:min(i+20, len(revs))]})
-		if err != nil {
-			return "", fmt.Errorf("service %s: describe service revisions: %w", service, err)
-		}
-		for _, rev := range d.ServiceRevisions {
-			for _, c := range rev.ContainerImages {
-				if aws.ToString(c.ImageDigest) == digest {
-					ran[aws.ToString(rev.ServiceRevisionArn)] = aws.ToString(rev.TaskDefinition)
-				}
+	for arn, rev := range described {
+		for _, c := range rev.ContainerImages {
+			if aws.ToString(c.ImageDigest) == digest {
+				ran[arn] = aws.ToString(rev.TaskDefinition)
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -23,7 +24,7 @@ import (
 // ListTasks/DescribeTasks (digests, stop reasons, the timeline).
 type Watcher struct {
 	API API
-	// Poll is the interval between rounds (default 5 s). Throttling doubles
+	// Poll is the interval between rounds (default DefaultPoll). Throttling doubles
 	// it, up to MaxPoll (default 1 min); quiet rounds bring it back.
 	Poll, MaxPoll time.Duration
 	// Settle is how long a SUCCESSFUL deployment must hold (default: Poll).
@@ -34,6 +35,9 @@ type Watcher struct {
 	// Stats
 	Rounds, Throttled, ReadErrors int
 }
+
+// DefaultPoll is the interval between rounds when none is given.
+const DefaultPoll = 5 * time.Second
 
 var unhealthyRE = regexp.MustCompile(`\(task ([0-9a-f]+)\) \(port \d+\) is unhealthy in \(target-group [^)]*\) due to \(reason (.*)\)\.?$`)
 
@@ -61,7 +65,7 @@ type watched struct {
 func (w *Watcher) Watch(ctx context.Context, results []*Result) {
 	poll := w.Poll
 	if poll <= 0 {
-		poll = 5 * time.Second
+		poll = DefaultPoll
 	}
 	maxPoll := max(w.MaxPoll, poll)
 	if w.MaxPoll <= 0 {
@@ -304,7 +308,7 @@ func (w *Watcher) gather(ctx context.Context, cluster string, xs []*watched, opt
 		out, err := w.API.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: batch}, opt)
 		if err != nil {
 			for _, x := range xs {
-				if contains(batch, x.r.Service) {
+				if slices.Contains(batch, x.r.Service) {
 					fail(x, fmt.Errorf("describe services %s in cluster %s: %w", strings.Join(batch, ", "), cluster, err))
 				}
 			}
@@ -428,15 +432,6 @@ func roundDuration(d time.Duration) time.Duration {
 
 func rollbackOn(dc *types.DeploymentConfiguration) bool {
 	return dc != nil && dc.DeploymentCircuitBreaker != nil && dc.DeploymentCircuitBreaker.Enable && dc.DeploymentCircuitBreaker.Rollback
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // tasks reads the service's running tasks (digest check, timeline) and the
@@ -586,7 +581,21 @@ func findServiceDeployment(ctx context.Context, api API, r *Result, opt func(*ec
 
 // revisionTaskDefs maps service revision ARNs to their task definitions.
 func revisionTaskDefs(ctx context.Context, api API, arns []string, opt func(*ecs.Options)) (map[string]string, error) {
+	revs, err := describeRevisions(ctx, api, arns, opt)
+	if err != nil {
+		return nil, err
+	}
 	m := map[string]string{}
+	for arn, rev := range revs {
+		m[arn] = aws.ToString(rev.TaskDefinition)
+	}
+	return m, nil
+}
+
+// describeRevisions describes service revisions, twenty a call
+// (DescribeServiceRevisions' limit), by ARN.
+func describeRevisions(ctx context.Context, api API, arns []string, opt func(*ecs.Options)) (map[string]types.ServiceRevision, error) {
+	m := map[string]types.ServiceRevision{}
 	if opt == nil {
 		opt = func(*ecs.Options) {}
 	}
@@ -596,7 +605,7 @@ func revisionTaskDefs(ctx context.Context, api API, arns []string, opt func(*ecs
 			return nil, fmt.Errorf("describe service revisions: %w", err)
 		}
 		for _, rev := range out.ServiceRevisions {
-			m[aws.ToString(rev.ServiceRevisionArn)] = aws.ToString(rev.TaskDefinition)
+			m[aws.ToString(rev.ServiceRevisionArn)] = rev
 		}
 	}
 	return m, nil
